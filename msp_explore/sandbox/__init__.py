@@ -1,0 +1,146 @@
+"""An offline stand-in for MultiSafepay's test environment, served on 127.0.0.1.
+
+Usage::
+
+    with Sandbox(seed=0) as sandbox:
+        client = Client(sandbox.api_key, base_url=sandbox.url)
+        client.create_order(order_id="my-order-id-1", currency="EUR", amount=1000, description="Test")
+        sandbox.pay("my-order-id-1", "completed")
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+
+from .._server import BackgroundServer
+from .app import create_app
+from .clock import SEEDED_START, Clock
+from .notify import Notifier
+from .store import Store
+from .validate import Reject
+
+DEFAULT_API_KEY = "sandbox-key-not-a-secret"
+
+__all__ = ["DEFAULT_API_KEY", "Sandbox", "create_app"]
+
+
+class Sandbox:
+    """MultiSafepay's test API, payment page and webhooks, on a real HTTP server on 127.0.0.1.
+
+    Parameters
+    ----------
+    api_key : the key the sandbox accepts and signs notifications with.
+    seed : with a seed, transaction IDs, payment details and timestamps repeat exactly from run to
+        run: the clock starts at ``start`` (default 2026-01-01T12:00:00) and moves one second per
+        state change and by ``advance``. Without one, the clock follows the wall clock.
+    retry_interval : seconds between webhook retries (MultiSafepay: 15 minutes).
+    sync_notifications : deliver each notification's first attempt before the call that caused it
+        (``pay``, a payment page submit, a refund...) returns.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        seed: int | None = None,
+        retry_interval: float = 900.0,
+        retries: int = 3,
+        sync_notifications: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        start: datetime | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.seed = seed
+        frozen = seed is not None
+        self.clock = Clock(start or (SEEDED_START if frozen else None), frozen=frozen)
+        self.notifier = Notifier(
+            api_key, self.clock, retry_interval=retry_interval, retries=retries, sync=sync_notifications
+        )
+        self.store = Store(api_key, seed=seed, clock=self.clock, notifier=self.notifier)
+        self.app = create_app(self.store)
+        self.server = BackgroundServer(self.app, host=host, port=port)
+        self._ticker: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def start(self) -> Sandbox:
+        self.server.start()
+        self._stop.clear()
+        if not self.clock.frozen:  # delayed outcomes happen on their own when time really passes
+            self._ticker = threading.Thread(target=self._tick, name="msp-sandbox-clock", daemon=True)
+            self._ticker.start()
+        return self
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.2):
+            self.store.run_timers()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=2)
+            self._ticker = None
+        self.server.stop()
+        self.notifier.close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The API base, like ``https://testapi.multisafepay.com/v1/json``."""
+        return self.server.url_for("/v1/json")
+
+    # -- what a tester does by hand on MultiSafepay's side ---------------------------------------------
+    def pay(
+        self, order_id: str, scenario: str | None = None, *, gateway: str | None = None
+    ) -> dict[str, Any]:
+        """Do what submitting the payment page does, and return the order as GET would.
+
+        ``scenario`` is the status it should lead to ("completed", "declined", "cancelled", "expired",
+        "uncleared"), a scenario name from the test page ("success", "failure"), or the test card number
+        or IBAN to pay with. Without a gateway on the order, one is inferred (iDEAL by default).
+        """
+        try:
+            order = self.store.pay(order_id, scenario, gateway)
+        except Reject as exc:
+            from ..errors import ValidationError
+
+            field, _, rule = exc.error_info.partition(": ")
+            raise ValidationError(field if rule else "scenario", rule or exc.error_info) from None
+        return self.get_order(order.order_id)
+
+    def get_order(self, order_id: str) -> dict[str, Any]:
+        import json
+
+        with self.store.lock:
+            return json.loads(self.store.get(order_id).body)  # type: ignore[no-any-return]
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox clock: delayed outcomes, link expiry and webhook retries that fall due happen."""
+        self.store.advance(seconds)
+
+    def reset(self) -> None:
+        """Forget every order, transaction and delivery; a seeded sandbox starts its sequence again."""
+        self.notifier.reset()
+        self.store.reset()
+        self.clock.reset()
+
+    def wait_for_deliveries(self, timeout: float = 10.0) -> bool:
+        """Wait until every notification that is due has been attempted."""
+        return self.notifier.wait_idle(timeout)
+
+    @property
+    def deliveries(self) -> list[dict[str, Any]]:
+        """Every webhook attempt: url, status_code, response_body, time, attempt, acknowledged, error."""
+        return list(self.notifier.deliveries)
+
+    def __repr__(self) -> str:
+        seed = f" seed={self.seed}" if self.seed is not None else ""
+        return f"<Sandbox {self.url}{seed}>"

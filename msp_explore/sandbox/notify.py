@@ -1,0 +1,223 @@
+"""Deliver webhook notifications the way MultiSafepay does: signed, acknowledged by ``OK``, retried.
+
+A notification is a snapshot of the order at the moment it changed. Each attempt gets a fresh
+timestamp (so a fresh ``Auth``); an attempt that is not answered with HTTP 200 and ``OK`` in the
+first 100 characters is retried ``retries`` times, ``retry_interval`` seconds apart.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+import ipaddress
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from ..webhooks import sign_notification
+from .clock import Clock
+
+
+@dataclass
+class Notice:
+    url: str
+    method: str
+    order_id: str
+    body: bytes
+    attempt: int = 1
+
+
+def is_local(url: str) -> bool:
+    """Whether a URL points at this machine: the only place an offline sandbox may send to."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def acknowledged(status_code: int, text: str) -> bool:
+    return status_code == 200 and "OK" in text[:100]
+
+
+class Notifier:
+    def __init__(
+        self,
+        api_key: str,
+        clock: Clock,
+        *,
+        retry_interval: float = 900.0,
+        retries: int = 3,
+        sync: bool = False,
+        timeout: float = 10.0,
+        allow_remote: bool = False,
+    ) -> None:
+        self.api_key = api_key
+        self.allow_remote = allow_remote
+        self.clock = clock
+        self.retry_interval = retry_interval
+        self.retries = retries
+        self.sync = sync
+        self.timeout = timeout
+        self.deliveries: list[dict[str, Any]] = []
+        self._queue: list[tuple[float, int, Notice]] = []
+        self._seq = itertools.count()
+        self._skew = 0.0  # advance() moves pending retries closer by this many seconds
+        self._busy = 0
+        self._cond = threading.Condition()
+        self._local = threading.local()
+        self._stopped = False
+        self._worker: threading.Thread | None = None
+
+    # -- scheduling ---------------------------------------------------------------------------
+    def _now(self) -> float:
+        return time.monotonic() + self._skew
+
+    def send(self, url: str, method: str, order_id: str, body: bytes) -> None:
+        notice = Notice(url, method, order_id, body)
+        if self.sync:
+            self._deliver(notice)
+        else:
+            self._push(notice, self._now())
+
+    def _push(self, notice: Notice, due: float) -> None:
+        with self._cond:
+            heapq.heappush(self._queue, (due, next(self._seq), notice))
+            self._ensure_worker()
+            self._cond.notify_all()
+
+    def _ensure_worker(self) -> None:
+        if self._worker is None or not self._worker.is_alive():
+            self._stopped = False
+            self._worker = threading.Thread(target=self._run, name="msp-sandbox-notifier", daemon=True)
+            self._worker.start()
+
+    def _pop_due(self) -> Notice | None:
+        with self._cond:
+            if self._queue and self._queue[0][0] <= self._now():
+                self._busy += 1
+                return heapq.heappop(self._queue)[2]
+        return None
+
+    def _done(self) -> None:
+        with self._cond:
+            self._busy -= 1
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped:
+                    wait = self._queue[0][0] - self._now() if self._queue else None
+                    if wait is not None and wait <= 0:
+                        break
+                    self._cond.wait(timeout=wait if wait is not None else 1.0)
+                if self._stopped:
+                    return
+            self.flush()
+
+    def flush(self) -> None:
+        """Deliver every attempt that is due now, in the calling thread."""
+        while (notice := self._pop_due()) is not None:
+            try:
+                self._deliver(notice)
+            finally:
+                self._done()
+
+    def advance(self, seconds: float) -> None:
+        with self._cond:
+            self._skew += seconds
+            self._cond.notify_all()
+        if self.sync:
+            self.flush()
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._queue) + self._busy
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until nothing is due or being delivered; retries scheduled for later do not count."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._busy or (self._queue and self._queue[0][0] <= self._now()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(timeout=min(remaining, 0.05))
+        return True
+
+    def reset(self) -> None:
+        with self._cond:
+            self._queue.clear()
+            self.deliveries = []
+            self._skew = 0.0
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        if self._worker is not None:
+            self._worker.join(timeout=5)
+            self._worker = None
+
+    # -- delivery -----------------------------------------------------------------------------
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.trust_env = False  # a local receiver must never be reached through a proxy
+        return session
+
+    def _deliver(self, notice: Notice) -> None:
+        ts = self.clock.unix()
+        sep = "&" if "?" in notice.url else "?"
+        url = f"{notice.url}{sep}transactionid={quote(notice.order_id, safe='')}&timestamp={ts}"
+        record: dict[str, Any] = {
+            "order_id": notice.order_id,
+            "attempt": notice.attempt,
+            "method": notice.method,
+            "url": url,
+            "time": self.clock.stamp(),
+            "timestamp": ts,
+            "status_code": None,
+            "response_body": "",
+            "acknowledged": False,
+            "error": None,
+        }
+        if not self.allow_remote and not is_local(url):
+            # The tutorial's example.com URLs must not leave the machine: record, never retry.
+            record["error"] = (
+                "not sent: the sandbox delivers only to localhost/127.0.0.1 (allow_remote=False)"
+            )
+            self.deliveries.append(record)
+            return
+        try:
+            if notice.method == "GET":
+                response = self._session().get(url, timeout=self.timeout, allow_redirects=False)
+            else:
+                headers = {
+                    "Auth": sign_notification(notice.body, self.api_key, ts),
+                    "Content-Type": "application/json",
+                }
+                response = self._session().post(
+                    url, data=notice.body, headers=headers, timeout=self.timeout, allow_redirects=False
+                )
+            text = response.text
+            record.update(
+                status_code=response.status_code,
+                response_body=text[:1000],
+                acknowledged=acknowledged(response.status_code, text),
+            )
+        except requests.RequestException as exc:
+            record["error"] = f"{type(exc).__name__}: {exc}"
+            self._local.session = None  # a broken connection poisons the pool: start afresh
+        self.deliveries.append(record)
+        if not record["acknowledged"] and notice.attempt <= self.retries:
+            notice.attempt += 1
+            self._push(notice, self._now() + self.retry_interval)
