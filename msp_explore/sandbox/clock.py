@@ -1,4 +1,4 @@
-"""Sandbox time: what ``created``, ``modified`` and webhook timestamps read, and when delayed outcomes happen."""
+"""Sandbox time: what timestamps read, and when delayed outcomes happen."""
 
 from __future__ import annotations
 

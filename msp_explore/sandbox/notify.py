@@ -8,12 +8,12 @@ first 100 characters is retried ``retries`` times, ``retry_interval`` seconds ap
 from __future__ import annotations
 
 import heapq
+import ipaddress
 import itertools
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-import ipaddress
 from urllib.parse import quote, urlsplit
 
 import requests

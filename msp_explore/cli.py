@@ -1,0 +1,63 @@
+"""The ``msp-explore`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from .sandbox import Sandbox
+
+    sandbox = Sandbox(api_key=args.api_key, seed=args.seed, retry_interval=args.retry_interval, port=args.port)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    sandbox.start()
+    print(f"MultiSafepay sandbox at {sandbox.url}", flush=True)
+    print(f"API key: {sandbox.api_key}", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        signal.pause() if hasattr(signal, "pause") else input()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+        print("stopped", flush=True)
+    return 0
+
+
+def _tour(args: argparse.Namespace) -> int:
+    from .tour import run_tour
+
+    return run_tour()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .sandbox import DEFAULT_API_KEY
+
+    parser = argparse.ArgumentParser(prog="msp-explore", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    sandbox = commands.add_parser("sandbox", help="serve the offline MultiSafepay test API on 127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8765, help="port to listen on (0: any free port)")
+    sandbox.add_argument("--api-key", default=DEFAULT_API_KEY, help="the API key the sandbox accepts")
+    sandbox.add_argument("--seed", type=int, default=None, help="repeatable IDs and a frozen clock")
+    sandbox.add_argument("--retry-interval", type=float, default=900.0, help="seconds between webhook retries")
+    sandbox.set_defaults(run=_sandbox)
+    tour = commands.add_parser("tour", help="a short scripted tour of the tutorial against the sandbox")
+    tour.set_defaults(run=_tour)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
