@@ -23,11 +23,49 @@ def _sandbox(args: argparse.Namespace) -> int:
     print(f"API key: {sandbox.api_key}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     try:
-        signal.pause() if hasattr(signal, "pause") else input()
+        signal.pause()
     except KeyboardInterrupt:
         pass
     finally:
         sandbox.stop()
+        print("stopped", flush=True)
+    return 0
+
+
+def format_notification(record: dict[str, Any]) -> str:
+    """One line per notification, like a tail: time, order_id, status, financial_status, verified."""
+    stamp = str(record.get("received_at") or "")[11:19]
+    verdict = "verified" if record["verified"] else f"REJECTED ({record.get('reason')})"
+    flag = " duplicate" if record.get("duplicate") else ""
+    return (
+        f"{stamp}  {record.get('order_id') or '-'}  {record.get('status') or '-'}  "
+        f"{record.get('financial_status') or '-'}  {verdict}{flag}"
+    )
+
+
+def _listen(args: argparse.Namespace) -> int:
+    from .journal import Journal
+    from .receiver import WebhookReceiver
+
+    journal = Journal(args.journal)
+    tolerance = args.tolerance if args.tolerance > 0 else None  # a seeded sandbox's clock is not today
+    receiver = WebhookReceiver(args.api_key, journal=journal, port=args.port, tolerance=tolerance)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    receiver.on_notification(lambda record: print(format_notification(record), flush=True))
+    receiver.start()
+    print(f"Listening for notifications at {receiver.url}", flush=True)
+    print(f"Storing them in {journal.path}", flush=True)
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        receiver.stop()
+        journal.close()
         print("stopped", flush=True)
     return 0
 
@@ -49,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--seed", type=int, default=None, help="repeatable IDs and a frozen clock")
     sandbox.add_argument("--retry-interval", type=float, default=900.0, help="seconds between webhook retries")
     sandbox.set_defaults(run=_sandbox)
+    listen = commands.add_parser("listen", help="receive, verify and store webhook notifications")
+    listen.add_argument("--port", type=int, default=8766, help="port to listen on (0: any free port)")
+    listen.add_argument("--api-key", default=None, help="key notifications are signed with (default: MSP_API_KEY)")
+    listen.add_argument("--journal", default=None, help="SQLite journal (default: MSP_JOURNAL or data/journal.sqlite)")
+    listen.add_argument("--tolerance", type=float, default=600, help="max age of a timestamp in s (0: no check)")
+    listen.set_defaults(run=_listen)
     tour = commands.add_parser("tour", help="a short scripted tour of the tutorial against the sandbox")
     tour.set_defaults(run=_tour)
     return parser

@@ -1,0 +1,263 @@
+"""Receive MultiSafepay webhook notifications on this machine: verify, store, then acknowledge.
+
+A notification is acknowledged with ``OK`` only after it is stored, so one that could not be stored
+is retried by MultiSafepay (or the sandbox) and never lost. Forged, stale, malformed, oversized and
+non-JSON notifications are stored as rejected and answered with a 4xx.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from ._server import BackgroundServer
+from .errors import MspError, SignatureError
+from .webhooks import DEFAULT_TOLERANCE, verify_notification
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .journal import Journal
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # a real order is a few kB; anything this big is not a notification
+Callback = Callable[[dict[str, Any]], None]
+_COLUMNS = ["order_id", "status", "financial_status", "verified", "duplicate", "reason", "method",
+            "received_at", "timestamp", "id"]  # fmt: skip
+
+
+class WebhookReceiver:
+    """A local HTTP endpoint for MultiSafepay notifications (POST, and GET-style pings).
+
+    Usage::
+
+        with WebhookReceiver(client=client, journal=journal) as receiver:
+            client.create_order(..., payment_options={"notification_url": receiver.url})
+            receiver.wait_for("order-1", status="completed")
+
+    Parameters
+    ----------
+    api_key : the key notifications are signed with; default: the client's, ``MSP_API_KEY``, or the
+        sandbox's default key.
+    client : used to fetch the order when a GET notification arrives (it carries no body), and, when
+        it talks to a seeded sandbox, to judge timestamps by the sandbox's clock.
+    public_url : the URL MultiSafepay should call when this receiver is exposed through a tunnel.
+    tolerance : how old (seconds) a notification's timestamp may be; ``None`` disables the check.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        journal: Journal | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        public_url: str | None = None,
+        path: str = "/webhook",
+        client: Any = None,
+        tolerance: float | None = DEFAULT_TOLERANCE,
+        clock: Callable[[], float] | None = None,
+        environment: str | None = None,
+    ) -> None:
+        from .sandbox import DEFAULT_API_KEY
+
+        sandbox = getattr(client, "sandbox", None)
+        self._api_key = api_key or getattr(client, "_api_key", None) or os.environ.get("MSP_API_KEY") or DEFAULT_API_KEY
+        self.journal = journal
+        self.client = client
+        self.public_url = public_url
+        self.path = path
+        self.tolerance = tolerance
+        self.clock = clock or (sandbox.clock.unix if sandbox is not None else time.time)
+        self.environment = environment or getattr(client, "environment", None) or "sandbox"
+        self._records: list[dict[str, Any]] = []
+        self._seen: set[tuple[str | None, str]] = set()
+        self._callbacks: list[Callback] = []
+        self._cond = threading.Condition()
+        self.server = BackgroundServer(self._make_app(), host=host, port=port)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def start(self) -> WebhookReceiver:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> WebhookReceiver:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The notification URL to put in ``payment_options.notification_url``."""
+        return self.public_url or self.server.url_for(self.path)
+
+    def __repr__(self) -> str:
+        return f"<WebhookReceiver {self.url} notifications={len(self._records)}>"
+
+    # -- what users read ------------------------------------------------------------------------------
+    def on_notification(self, callback: Callback) -> Callback:
+        """Call ``callback(record)`` for every notification received (in the server's thread)."""
+        self._callbacks.append(callback)
+        return callback
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        with self._cond:
+            return list(self._records)
+
+    @property
+    def notifications(self) -> pd.DataFrame:
+        """Every notification this receiver got: one row each, rejected and duplicate ones included."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.records, columns=_COLUMNS)
+        frame["received_at"] = pd.to_datetime(frame["received_at"], utc=True)
+        return frame.astype({"verified": bool, "duplicate": bool})
+
+    def wait_for(self, order_id: str, status: str | None = None, timeout: float = 10.0) -> dict[str, Any]:
+        """Wait for a verified notification about ``order_id`` (with ``status``, if given) and return it."""
+        deadline = time.monotonic() + timeout
+
+        def match() -> dict[str, Any] | None:
+            for record in reversed(self._records):
+                if record["verified"] and record["order_id"] == order_id and status in (None, record["status"]):
+                    return record
+            return None
+
+        with self._cond:
+            while (found := match()) is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    wanted = f" with status {status}" if status else ""
+                    raise TimeoutError(f"no verified notification for {order_id}{wanted} within {timeout} s")
+                self._cond.wait(remaining)
+        return found
+
+    # -- the endpoint -----------------------------------------------------------------------------------
+    def _make_app(self) -> Any:
+        from flask import Flask, Response, request
+
+        app = Flask(__name__)
+
+        @app.route(self.path, methods=["POST", "GET"])
+        def notification() -> Response:
+            raw = request.stream.read(MAX_BODY + 1) if request.method == "POST" else b""
+            status, text = self.handle(request.method, raw, request.args.to_dict(), dict(request.headers))
+            return Response(text, status=status, mimetype="text/plain")
+
+        return app
+
+    def handle(self, method: str, raw: bytes, query: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
+        """Verify, store and answer one notification; returns the HTTP status and body to send."""
+        order_id = query.get("transactionid")
+        body: bytes | str = raw
+        verified, reason, status = True, None, 200
+        if method == "GET":
+            body, reason = self._fetch(order_id)
+            verified = reason is None
+        elif len(raw) > MAX_BODY:
+            body, verified, reason, status = raw[:MAX_BODY], False, f"body larger than {MAX_BODY} bytes", 413
+        else:
+            try:
+                verify_notification(raw, headers.get("Auth"), self._api_key, tolerance=self.tolerance, now=self.clock())
+            except SignatureError as exc:
+                verified, reason, status = False, f"{exc.reason}: {exc}", 403
+            try:
+                parsed = json.loads(raw)
+                if not isinstance(parsed, dict):
+                    raise ValueError
+            except ValueError:
+                verified, reason, status = False, "body is not a JSON object", 400
+        try:
+            record = self._store(method, order_id, body, query, headers, verified, reason)
+        except (MspError, OSError, ValueError) as exc:
+            # Not stored, so not acknowledged: the sender retries and nothing is lost.
+            logger.error("could not store a notification for %s: %s", order_id, exc)
+            return 503, "storage failed; retry later"
+        for callback in list(self._callbacks):
+            try:
+                callback(record)
+            except Exception:  # a widget's bug must not turn an acknowledged notification into an error
+                logger.exception("notification callback %r failed", callback)
+        return (200, "OK") if verified else (status, reason or "rejected")
+
+    def _fetch(self, order_id: str | None) -> tuple[str | None, str | None]:
+        if not order_id:
+            return None, "GET notification without transactionid"
+        if self.client is None:
+            return None, "GET notification, and no client to fetch the order with"
+        try:
+            return json.dumps(self.client.get_order(order_id)), None
+        except MspError as exc:
+            return None, f"could not fetch the order: {exc}"
+
+    def _store(
+        self,
+        method: str,
+        order_id: str | None,
+        body: bytes | str | None,
+        query: dict[str, str],
+        headers: dict[str, str],
+        verified: bool,
+        reason: str | None,
+    ) -> dict[str, Any]:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        if self.journal is not None:
+            row = self.journal.record_notification(
+                order_id=order_id,
+                body=text,
+                query=query,
+                headers=headers,
+                method=method,
+                verified=verified,
+                reason=reason,
+                environment=self.environment,
+            )
+            record = {key: row.get(key) for key in _COLUMNS}
+        else:
+            record = self._remember(method, order_id, text, query, verified, reason)
+        with self._cond:
+            if self.journal is None:
+                record["id"] = len(self._records) + 1
+            self._records.append(record)
+            self._cond.notify_all()
+        return record
+
+    def _remember(
+        self,
+        method: str,
+        order_id: str | None,
+        text: str | None,
+        query: dict[str, str],
+        verified: bool,
+        reason: str | None,
+    ) -> dict[str, Any]:
+        """Without a journal: the same record, kept in memory only."""
+        try:
+            order = json.loads(text) if text else {}
+        except ValueError:
+            order = {}
+        order = order if isinstance(order, dict) else {}
+        digest = hashlib.sha256(json.dumps(order, sort_keys=True).encode()).hexdigest() if order else ""
+        key = (order_id or order.get("order_id"), digest)
+        with self._cond:
+            duplicate = bool(digest) and verified and key in self._seen
+            if verified and digest:
+                self._seen.add(key)
+        return {
+            "order_id": key[0], "status": order.get("status"), "financial_status": order.get("financial_status"),
+            "verified": verified, "duplicate": duplicate, "reason": reason, "method": method,
+            "received_at": datetime.now(timezone.utc).isoformat(), "timestamp": query.get("timestamp"), "id": None,
+        }  # fmt: skip
