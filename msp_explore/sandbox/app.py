@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -19,6 +20,7 @@ api = Blueprint("api", __name__, url_prefix="/v1/json")
 page = Blueprint("page", __name__)
 
 _ENVELOPE_HEAD, _ENVELOPE_TAIL = b'{"success":true,"data":', b"}"
+_LATEST = datetime(9000, 1, 1)  # how far the clock may be advanced: room left for lifetimes and retries
 _JSON = "application/json"
 
 
@@ -27,6 +29,8 @@ def create_app(store: Store) -> Flask:
     app.config["STORE"] = store
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # far above any real order; stops runaway bodies
     app.json.sort_keys = True  # type: ignore[attr-defined]
+    # order IDs may hold "//" or start with "/" (sent as %2F): serve them, don't redirect to another order
+    app.url_map.merge_slashes = False
     app.register_blueprint(api)
     app.register_blueprint(page)
     app.register_error_handler(Reject, _reject)
@@ -84,9 +88,16 @@ def _body() -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = json.loads(raw, parse_constant=_not_json)
+        # a lone surrogate ("\ud800") parses, but could be neither stored nor sent back as UTF-8
+        encode(body)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
         raise Reject(400, 1000, "body: is not valid JSON") from None
+    return body
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")  # Python's json reads NaN and Infinity; JSON has neither
 
 
 # -- orders ---------------------------------------------------------------------------------------
@@ -95,9 +106,8 @@ def create_order() -> Response:
     store = _store()
     order = store.create_order(_body(), request.host_url)
     if order.type == "direct":
-        return Response(
-            order.body[:-1] + b',"payment_url":' + encode(order.payment_url) + b"}", mimetype=_JSON
-        )
+        data = order.body[:-1] + b',"payment_url":' + encode(order.payment_url) + b"}"
+        return Response(_ENVELOPE_HEAD + data + _ENVELOPE_TAIL, mimetype=_JSON)
     return ok({"order_id": order.order_id, "payment_url": order.payment_url, "session_id": order.session_id})
 
 
@@ -202,7 +212,12 @@ def sandbox_pay(order_id: str) -> Response:
     body = _body() or {}
     if not isinstance(body, dict):
         raise Reject(400, 1016, "body: must be a JSON object")
-    order = _store().pay(order_id, body.get("scenario"), body.get("gateway"))
+    scenario, gateway = body.get("scenario"), body.get("gateway")
+    if not isinstance(scenario, str | int | None) or isinstance(scenario, bool):
+        raise Reject(400, 1000, "scenario: must be a test scenario, card number or IBAN")
+    if not isinstance(gateway, str | None):
+        raise Reject(400, 1000, "gateway: must be a gateway ID such as IDEAL")
+    order = _store().pay(order_id, scenario, gateway)
     return Response(_ENVELOPE_HEAD + order.body + _ENVELOPE_TAIL, mimetype=_JSON)
 
 
@@ -210,8 +225,9 @@ def sandbox_pay(order_id: str) -> Response:
 def sandbox_advance() -> Response:
     body = _body() or {}
     seconds = body.get("seconds") if isinstance(body, dict) else None
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-        raise Reject(400, 1000, "seconds: must be a number of seconds, zero or more")
+    room = (_LATEST - _store().clock.now()).total_seconds()
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= room:
+        raise Reject(400, 1000, "seconds: must be a number of seconds, zero or more, before the year 9000")
     _store().advance(seconds)
     return ok({"now": _store().clock.stamp()})
 
@@ -255,6 +271,7 @@ def _render_page(message: str | None = None, status: int = 200) -> Response:
         message=message,
         payable=order.data["status"] == "initialized" and not order.attempted,
         locked=order.gateway is not None,
+        preset=order.preset,
     )
     return Response(html, status=status)
 

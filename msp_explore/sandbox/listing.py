@@ -49,18 +49,14 @@ def transaction_view(item: Order | Transaction) -> dict[str, Any]:
             "costs": costs,
             "created": data["created"],
             "currency": data["currency"],
-            "customer": {
-                "email": customer["email"],
-                "first_name": customer["first_name"] or "",
-                "iban": data["payment_details"].get("account_iban") or "",
-                "last_name": customer["last_name"] or "",
-            },
+            "customer": _customer_view(
+                customer["email"], customer["first_name"], customer["last_name"], data["payment_details"]
+            ),
             "debit_credit": "C",
             "description": data["description"],
             "financial_status": data["financial_status"],
             "net": data["amount"] - sum(c["amount"] for c in costs),
             "order_id": data["order_id"],
-            "payment_method": item.gateway,
             "site_id": SITE_ID,
             "status": data["status"],
             "transaction_id": data["transaction_id"],
@@ -71,19 +67,20 @@ def transaction_view(item: Order | Transaction) -> dict[str, Any]:
         }
         if data.get("completed"):
             view["completed"] = data["completed"]
+        if item.gateway:
+            view["payment_method"] = item.gateway
         return view
     view = {
         "amount": item.amount,
         "costs": [],
         "created": item.created.strftime("%Y-%m-%dT%H:%M:%S"),
         "currency": item.currency,
-        "customer": {"email": "", "first_name": "", "iban": "", "last_name": ""},
+        "customer": {"iban": ""},
         "debit_credit": "D" if item.type == "refund" else "C",
         "description": item.description,
         "financial_status": item.financial_status,
         "net": -item.amount if item.type == "refund" else item.amount,
         "order_id": item.order_id,
-        "payment_method": item.payment_method,
         "site_id": SITE_ID,
         "status": item.status,
         "transaction_id": item.transaction_id,
@@ -94,6 +91,16 @@ def transaction_view(item: Order | Transaction) -> dict[str, Any]:
     }
     if item.completed:
         view["completed"] = item.completed.strftime("%Y-%m-%dT%H:%M:%S")
+    if item.payment_method:
+        view["payment_method"] = item.payment_method
+    return view
+
+
+def _customer_view(email: str | None, first: str | None, last: str | None, details: dict[str, Any]) -> dict[str, Any]:
+    # Unknown names and email are left out rather than sent as "": the spec's formats reject "" (a valid
+    # email, names of 2+ characters) and MultiSafepay's examples never show an empty one. iban is always there.
+    view = {"iban": details.get("account_iban") or ""}
+    view.update((k, v) for k, v in (("email", email), ("first_name", first), ("last_name", last)) if v)
     return view
 
 
@@ -143,7 +150,7 @@ def transactions_page(
 ) -> dict[str, Any]:
     """The body of GET /transactions: newest first, ``limit`` per page, ``after``/``before`` cursors."""
     raw_limit = args.get("limit") or "100"
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= 1000:  # "²".isdigit()
         raise Reject(400, 1000, "limit: must be an integer from 1 to 1000")
     limit = int(raw_limit)
     after = _decode_cursor(args["after"], "after") if args.get("after") else None
@@ -160,18 +167,15 @@ def transactions_page(
         page = rows[:limit]
     kept = {k: args[k] for k in TRANSACTION_FILTERS if args.get(k) and k != "payment_method"}
     kept_methods = [("payment_method", m) for m in methods]
-    if page:
-        cursor = {"after": _encode_cursor(page[-1][0]), "before": _encode_cursor(page[0][0])}
-    else:
-        cursor = {"after": None, "before": None}
+    cursor = {"after": _encode_cursor(page[-1][0]), "before": _encode_cursor(page[0][0])} if page else {}
 
-    def link(name: str) -> str | None:
-        if cursor[name] is None:
-            return None
+    def link(name: str) -> str:
         query = urlencode([*kept.items(), *kept_methods, (name, cursor[name]), ("limit", limit)])
         return f"{base_url}transactions?{query}"
 
-    pager = {"after": link("after"), "before": link("before"), "cursor": cursor, "limit": limit}
+    pager: dict[str, Any] = {"limit": limit}
+    if cursor:  # an empty page has no cursors at all (the spec allows none of them to be null)
+        pager.update(after=link("after"), before=link("before"), cursor=cursor)
     return {"success": True, "data": [v for _, v in page], "pager": pager}
 
 

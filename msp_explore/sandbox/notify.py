@@ -13,6 +13,7 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -29,6 +30,7 @@ class Notice:
     order_id: str
     body: bytes
     attempt: int = 1
+    last_ts: int = 0  # timestamp of the previous attempt
 
 
 def is_local(url: str) -> bool:
@@ -175,7 +177,8 @@ class Notifier:
         return session
 
     def _deliver(self, notice: Notice) -> None:
-        ts = self.clock.unix()
+        # A retry never repeats a timestamp, even when a seeded (frozen) clock has not moved since.
+        ts = notice.last_ts = max(self.clock.unix(), notice.last_ts + 1)
         sep = "&" if "?" in notice.url else "?"
         url = f"{notice.url}{sep}transactionid={quote(notice.order_id, safe='')}&timestamp={ts}"
         record: dict[str, Any] = {
@@ -183,7 +186,7 @@ class Notifier:
             "attempt": notice.attempt,
             "method": notice.method,
             "url": url,
-            "time": self.clock.stamp(),
+            "time": datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
             "timestamp": ts,
             "status_code": None,
             "response_body": "",

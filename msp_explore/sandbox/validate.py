@@ -66,7 +66,10 @@ def _url(value: Any, name: str, max_len: int = 2000) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > max_len:
         raise Reject(400, 1000, f"{name}: must be a URL of at most {max_len} characters")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: "http://[::1"
+        raise Reject(400, 1000, f"{name}: must be an absolute http(s) URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Reject(400, 1000, f"{name}: must be an absolute http(s) URL")
     return value

@@ -1,0 +1,405 @@
+"""A local SQLite journal of every order, request and webhook notification seen while exploring.
+
+Three tables, one row per event, nothing ever updated in place:
+
+    requests        one row per API call a client made (never the API key)
+    orders          one row per order object received; the newest row per (environment, order_id)
+                    is that order's latest state, the rest is its history
+    notifications   one row per webhook notification received, verified or not, with the
+                    ``Auth``/``Authorization``/``api_key``/cookie headers removed
+
+Durability: the database runs in WAL mode with ``synchronous=FULL`` and autocommit, so every
+``record_*`` call returns only after its row is committed and the WAL is fsynced. A receiver
+acknowledges a notification once it is stored, and MultiSafepay never resends an acknowledged one,
+so a stored row must survive a killed process and a power cut alike. NORMAL would survive only the
+former; FULL still stores thousands of rows per second on an SSD.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .errors import MspError, ValidationError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .frames import OrderFrames
+
+SCHEMA_VERSION = 1
+DEFAULT_PATH = "data/journal.sqlite"
+BUSY_TIMEOUT = 10.0  # seconds another process (a receiver, a second notebook) may hold the write lock
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY, time TEXT NOT NULL, environment TEXT NOT NULL, method TEXT NOT NULL,
+    path TEXT NOT NULL, body TEXT, status_code INTEGER, duration_ms REAL, error_code INTEGER);
+CREATE TABLE IF NOT EXISTS orders (
+    id INTEGER PRIMARY KEY, time TEXT NOT NULL, environment TEXT NOT NULL, order_id TEXT NOT NULL,
+    transaction_id TEXT, status TEXT, financial_status TEXT, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS orders_by_order ON orders (environment, order_id, id);
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY, received_at TEXT NOT NULL, environment TEXT NOT NULL, order_id TEXT,
+    status TEXT, financial_status TEXT, timestamp TEXT, method TEXT NOT NULL, query TEXT NOT NULL,
+    headers TEXT NOT NULL, body TEXT, body_sha256 TEXT, verified INTEGER NOT NULL, reason TEXT,
+    duplicate INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS notifications_by_body ON notifications (environment, order_id, body_sha256);
+"""
+
+# Compared after lower-casing and mapping "_" to "-", so "API_KEY", "Api-Key" and "api_key" all match.
+_SECRET_HEADERS = frozenset(
+    {"auth", "authorization", "proxy-authorization", "api-key", "x-api-key", "cookie", "set-cookie"}
+)
+# An earlier verified copy makes a notification a duplicate. A NULL body_sha256 (no body) equals nothing,
+# so bodyless GET notifications are never duplicates.
+_EARLIER_COPY = (
+    "SELECT 1 FROM notifications WHERE environment = ? AND order_id IS ? AND body_sha256 = ? AND verified"
+)
+_NOTIFICATION_COLUMNS = [
+    "order_id", "status", "financial_status", "verified", "duplicate", "reason", "method",
+    "received_at", "timestamp", "environment", "id",
+]  # fmt: skip
+_REQUEST_COLUMNS = [
+    "method", "path", "status_code", "error_code", "duration_ms", "time", "environment", "body", "id",
+]  # fmt: skip
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _to_text(body: Any) -> str | None:
+    """Store strings as given, bytes as UTF-8 text, and anything else as compact JSON."""
+    if body is None or isinstance(body, str):
+        return body
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body).decode("utf-8", errors="replace")
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def _first(value: Any) -> Any:
+    # parse_qs-style mappings hold lists; werkzeug's MultiDict already yields the first value.
+    return value[0] if isinstance(value, (list, tuple)) and value else value
+
+
+def _is_secret_key(key: str) -> bool:
+    return key.lower().replace("-", "_") == "api_key"
+
+
+def _strip_api_key(path: str) -> str:
+    """Return ``path`` with any ``api_key`` query parameter removed (case-insensitive)."""
+    parts = urlsplit(path)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(_is_secret_key(key) for key, _ in pairs):
+        return path  # leave the query exactly as written when there is nothing to remove
+    query = urlencode([(key, value) for key, value in pairs if not _is_secret_key(key)])
+    return urlunsplit(parts._replace(query=query))
+
+
+def _auth_timestamp(auth: str) -> str | None:
+    """The ``ts`` part of a base64 ``ts:signature`` Auth header, or None if it is not one."""
+    try:
+        ts = base64.b64decode(auth.strip(), validate=True).decode("ascii").split(":", 1)[0]
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return ts if ts.isdigit() else None
+
+
+class Journal:
+    """An append-only SQLite record of orders, API requests and webhook notifications.
+
+    One connection is shared by all threads behind a lock: SQLite serialises writers anyway, and a
+    Python lock hands over at once where SQLite's busy handler would sleep and poll.
+
+    Usage::
+
+        with Journal() as journal:  # data/journal.sqlite, or $MSP_JOURNAL
+            journal.record_order(client.get_order("order-1"))
+            journal.notifications_frame(include_duplicates=False)
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path if path is not None else os.environ.get("MSP_JOURNAL") or DEFAULT_PATH)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        # isolation_level=None is autocommit: each statement outside BEGIN is committed when it returns.
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("BEGIN IMMEDIATE")  # two processes may create a new journal at once
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise MspError(
+                    f"{self.path} has schema version {version}; this msp_explore reads up to "
+                    f"{SCHEMA_VERSION}. Upgrade msp_explore or use another journal file."
+                )
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            raise
+        self._conn: sqlite3.Connection | None = conn
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection; closing twice is harmless."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __repr__(self) -> str:
+        if self._conn is None:
+            return f"<Journal {str(self.path)!r} closed>"
+        requests, orders, notifications = self._fetch(
+            "SELECT (SELECT COUNT(*) FROM requests), "
+            "(SELECT COUNT(*) FROM (SELECT 1 FROM orders GROUP BY environment, order_id)), "
+            "(SELECT COUNT(*) FROM notifications)"
+        )[0]
+        return (
+            f"<Journal {str(self.path)!r} requests={requests} orders={orders} notifications={notifications}>"
+        )
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise MspError(f"journal {self.path} is closed")
+        return self._conn
+
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        with self._lock:
+            rowid = self._connection().execute(*_insert_sql(table, row)).lastrowid
+        assert rowid is not None
+        return rowid
+
+    def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._connection().execute(sql, params).fetchall()
+
+    def record_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        status_code: int | None,
+        body: Any = None,
+        duration_ms: float | None = None,
+        error_code: int | None = None,
+        environment: str = "sandbox",
+    ) -> int:
+        """Store one API call and return its row id.
+
+        Parameters
+        ----------
+        path : the URL path and query; an ``api_key`` query parameter is removed before storing.
+        status_code : the HTTP status, or None when no response arrived.
+        body : the request body, a dict (stored as JSON) or text.
+        error_code : MultiSafepay's ``error_code`` from an error response.
+        """
+        row = {
+            "time": _now(), "environment": environment, "method": method.upper(),
+            "path": _strip_api_key(path), "body": _to_text(body), "status_code": status_code,
+            "duration_ms": duration_ms, "error_code": error_code,
+        }  # fmt: skip
+        return self._insert("requests", row)
+
+    def record_order(self, order: dict[str, Any], *, environment: str = "sandbox") -> int:
+        """Store an order object (the ``data`` of a get/create order response) and return its row id.
+
+        Raises
+        ------
+        ValidationError
+            if ``order`` is not a dict with an ``order_id``.
+        """
+        if not isinstance(order, dict) or order.get("order_id") in (None, ""):
+            envelope = isinstance(order, dict) and "data" in order
+            hint = " (pass the response's 'data', not the whole envelope)" if envelope else ""
+            raise ValidationError("order_id", f"the order has no order_id to journal it under{hint}")
+        transaction_id = order.get("transaction_id")
+        row = {
+            "time": _now(), "environment": environment, "order_id": str(order["order_id"]),
+            "transaction_id": None if transaction_id is None else str(transaction_id),
+            "status": order.get("status"), "financial_status": order.get("financial_status"),
+            "body": _to_text(order),
+        }  # fmt: skip
+        return self._insert("orders", row)
+
+    def record_notification(
+        self,
+        *,
+        order_id: str | None,
+        body: str | bytes | dict[str, Any] | None,
+        query: Mapping[str, Any],
+        headers: Mapping[str, Any],
+        method: str = "POST",
+        verified: bool,
+        reason: str | None = None,
+        environment: str = "sandbox",
+    ) -> dict[str, Any]:
+        """Store one received notification and return the stored row.
+
+        A notification is a ``duplicate`` when an earlier *verified* notification for the same
+        environment and order had the same body content (compared as JSON when it parses, so key
+        order and spacing do not matter): a retry or a manual resend of something already counted.
+        It is stored all the same, flagged, so analyses can leave it out. Bodyless (GET) notifications
+        carry no state and are never duplicates.
+
+        Parameters
+        ----------
+        order_id : the ``transactionid`` query parameter; if None, taken from the query or the body.
+        body : the raw body as received: stored as given, even if it is not JSON or was truncated.
+        query, headers : as received; secret headers and any ``api_key`` parameter are dropped.
+        verified : whether the ``Auth`` signature checked out; ``reason`` says why not.
+
+        Returns
+        -------
+        dict
+            The stored columns, with ``id``, ``duplicate`` and the cleaned ``query`` and ``headers``.
+        """
+        text = _to_text(body)
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = None
+        order = parsed if isinstance(parsed, dict) else {}
+        canonical = text if not order else json.dumps(order, sort_keys=True, separators=(",", ":"))
+        clean_query = {k: _first(v) for k, v in dict(query).items() if not _is_secret_key(k)}
+        clean_headers = {
+            k: v for k, v in dict(headers).items() if k.lower().replace("_", "-") not in _SECRET_HEADERS
+        }
+        auth = next((v for k, v in dict(headers).items() if k.lower() == "auth" and isinstance(v, str)), None)
+        timestamp = clean_query.get("timestamp") or (_auth_timestamp(auth) if auth else None)
+        if order_id is None:
+            order_id = clean_query.get("transactionid") or order.get("order_id")
+        row: dict[str, Any] = {
+            "received_at": _now(), "environment": environment,
+            "order_id": None if order_id is None else str(order_id),
+            "status": order.get("status"), "financial_status": order.get("financial_status"),
+            "timestamp": None if timestamp is None else str(timestamp), "method": method.upper(),
+            "query": clean_query, "headers": clean_headers, "body": text, "verified": bool(verified),
+            "reason": reason,
+        }  # fmt: skip
+        body_sha256 = hashlib.sha256(canonical.encode()).hexdigest() if canonical else None
+        with self._lock:
+            conn = self._connection()
+            # IMMEDIATE takes the write lock before the duplicate check, so two receivers (threads or
+            # processes) storing the same resend cannot both see "no earlier copy".
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                earlier = conn.execute(_EARLIER_COPY, (environment, row["order_id"], body_sha256)).fetchone()
+                row["duplicate"] = earlier is not None
+                stored = {**row, "query": json.dumps(clean_query, default=str), "body_sha256": body_sha256}
+                stored["headers"] = json.dumps(clean_headers, default=str)
+                row["id"] = conn.execute(*_insert_sql("notifications", stored)).lastrowid
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # a failed COMMIT may already have ended it
+                    conn.execute("ROLLBACK")
+                raise
+        return row
+
+    def orders(self, environment: str | None = None) -> list[dict[str, Any]]:
+        """The latest stored state of every order, oldest first (optionally of one environment only)."""
+        where = "" if environment is None else "WHERE environment = ?"
+        rows = self._fetch(
+            f"SELECT body FROM orders WHERE id IN (SELECT MAX(id) FROM orders {where} "
+            "GROUP BY environment, order_id) ORDER BY id",
+            () if environment is None else (environment,),
+        )
+        return [json.loads(body) for (body,) in rows]
+
+    def history(self, order_id: str, environment: str | None = None) -> list[dict[str, Any]]:
+        """Every stored state of one order, oldest first."""
+        sql, params = "SELECT body FROM orders WHERE order_id = ?", [str(order_id)]
+        if environment is not None:
+            sql, params = sql + " AND environment = ?", [*params, environment]
+        return [json.loads(body) for (body,) in self._fetch(sql + " ORDER BY id", tuple(params))]
+
+    def order_frames(self, environment: str | None = None) -> OrderFrames:
+        """The latest orders as DataFrames (see ``frames.order_frames``)."""
+        from .frames import order_frames
+
+        return order_frames(self.orders(environment))
+
+    def notifications_frame(self, include_duplicates: bool = True) -> pd.DataFrame:
+        """One row per stored notification, oldest first; ``include_duplicates=False`` drops resends."""
+        where = "" if include_duplicates else " WHERE NOT duplicate"
+        rows = self._fetch(f"SELECT {', '.join(_NOTIFICATION_COLUMNS)} FROM notifications{where} ORDER BY id")
+        frame = _frame(rows, _NOTIFICATION_COLUMNS, "received_at")
+        return frame.astype({"verified": bool, "duplicate": bool})
+
+    def requests_frame(self) -> pd.DataFrame:
+        """One row per stored API request, oldest first."""
+        rows = self._fetch(f"SELECT {', '.join(_REQUEST_COLUMNS)} FROM requests ORDER BY id")
+        return _frame(rows, _REQUEST_COLUMNS, "time").astype(
+            {"status_code": "Int64", "error_code": "Int64", "duration_ms": float}
+        )
+
+    def export(self, directory: str | os.PathLike[str], format: str = "csv") -> list[Path]:
+        """Write the orders, costs, payment_methods, notifications and requests tables to ``directory``.
+
+        Parameters
+        ----------
+        format : "csv" or "parquet"; one file per table, named after it.
+
+        Returns
+        -------
+        list of Path
+            The files written, in the order above.
+        """
+        if format not in ("csv", "parquet"):
+            raise ValidationError("format", f"must be 'csv' or 'parquet', not {format!r}")
+        frames = self.order_frames()
+        tables = {
+            "orders": frames.orders,
+            "costs": frames.costs,
+            "payment_methods": frames.payment_methods,
+            "notifications": self.notifications_frame(),
+            "requests": self.requests_frame(),
+        }
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, frame in tables.items():
+            path = out / f"{name}.{format}"
+            if format == "csv":
+                frame.to_csv(path, index=False)
+            else:
+                frame.to_parquet(path, index=False)
+            paths.append(path)
+        return paths
+
+
+def _insert_sql(table: str, row: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    columns = ", ".join(row)
+    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
+
+
+def _frame(rows: list[tuple[Any, ...]], columns: list[str], time_column: str) -> pd.DataFrame:
+    import pandas as pd  # lazily: a webhook receiver storing notifications never needs pandas
+
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    # One fixed unit, so that an empty frame has the same dtype as a full one (pandas 3 infers it otherwise).
+    frame[time_column] = pd.to_datetime(frame[time_column], utc=True, format="ISO8601").astype(
+        "datetime64[us, UTC]"
+    )
+    return frame
