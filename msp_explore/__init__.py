@@ -8,6 +8,7 @@ from .errors import ApiError, AuthenticationError, MspError, NotFoundError, Sign
 from .webhooks import sign_notification, verify_notification
 
 if TYPE_CHECKING:
+    from .client import Client, connect
     from .sandbox import Sandbox
 
 __version__ = "0.1.0"
@@ -15,12 +16,14 @@ __version__ = "0.1.0"
 __all__ = [
     "ApiError",
     "AuthenticationError",
+    "Client",
     "MspError",
     "NotFoundError",
     "Sandbox",
     "SignatureError",
     "ValidationError",
     "__version__",
+    "connect",
     "sign_notification",
     "verify_notification",
 ]
@@ -32,4 +35,8 @@ def __getattr__(name: str) -> Any:
         from .sandbox import Sandbox
 
         return Sandbox
+    if name in ("Client", "connect"):
+        from . import client
+
+        return getattr(client, name)
     raise AttributeError(f"module 'msp_explore' has no attribute {name!r}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import os
 import threading
 from typing import Any
 
@@ -9,20 +11,65 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .errors import MspError
 
+KEEP_ALIVE_MAX_BODY = 4 * 1024 * 1024  # larger bodies are streamed, and their connection closed afterwards
+
+
+class _EndOfFile:
+    """Something a selector always finds readable: the read end of a pipe whose write end is closed."""
+
+    def __init__(self) -> None:
+        self._read, write = os.pipe()
+        os.close(write)
+
+    def fileno(self) -> int:
+        return self._read
+
+
+_AT_EOF = _EndOfFile()
+
 
 class _Handler(WSGIRequestHandler):
-    """Werkzeug's handler, quiet, and keeping headers spelled with underscores.
+    """Werkzeug's handler, quiet, with keep-alive, and keeping headers spelled with underscores.
 
-    MultiSafepay documents an ``api_key`` header; Werkzeug drops every header with an underscore
-    (a guard against spoofing behind proxies). Nothing sits in front of these servers, so keep them.
+    - MultiSafepay documents an ``api_key`` header; Werkzeug drops every header with an underscore
+      (a guard against spoofing behind proxies). Nothing sits in front of these servers, so keep them.
+    - Werkzeug closes every connection because an app may leave part of a request body unread, which
+      would be taken for the next request. Reading the body up front removes that risk, so connections
+      stay open: a notebook fetching a thousand orders, or a sandbox notifying a receiver, does not
+      pay for a new TCP connection and server thread per request.
     """
+
+    timeout = 30  # seconds an idle keep-alive connection may wait for its next request
+    disable_nagle_algorithm = True  # headers and body go out in separate writes; do not let them wait
 
     def make_environ(self) -> dict[str, Any]:
         environ = super().make_environ()
         for key, value in self.headers.items():
             if "_" in key:
                 environ.setdefault("HTTP_" + key.upper().replace("-", "_"), value)
+        self._keep_alive = False
+        length = self.headers.get("Content-Length", "0").strip() or "0"
+        if "chunked" not in self.headers.get("Transfer-Encoding", "").lower() and length.isdigit():
+            if int(length) <= KEEP_ALIVE_MAX_BODY:
+                environ["wsgi.input"] = io.BytesIO(self.rfile.read(int(length)))
+                self._keep_alive = True
+                # After each response Werkzeug drains whatever the socket holds, which would swallow the
+                # next request on a kept-alive connection. Point that drain at an empty, at-EOF source;
+                # run_wsgi puts the real ones back.
+                self.rfile, self.connection = io.BytesIO(), _AT_EOF
         return environ
+
+    def run_wsgi(self) -> None:
+        rfile, connection = self.rfile, self.connection
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile, self.connection = rfile, connection
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value.lower() == "close" and getattr(self, "_keep_alive", False):
+            return  # the body was read in full: the connection can carry the next request
+        super().send_header(keyword, value)
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass

@@ -3,7 +3,7 @@
     MspError
     ├── ValidationError        bad argument, caught before any request is sent
     ├── ApiError               MultiSafepay (or the sandbox) answered with an error
-    │   ├── AuthenticationError    401 / error_code 1032
+    │   ├── AuthenticationError    401 / 403 / error_code 1032
     │   └── NotFoundError          404 / 410, error_code 1006 or 1000
     └── SignatureError         a webhook notification failed verification
 
@@ -71,7 +71,13 @@ class SignatureError(MspError):
 
 # error_code first, then HTTP status: which ApiError subclass an error response becomes.
 _BY_ERROR_CODE: dict[int, type[ApiError]] = {1032: AuthenticationError, 1006: NotFoundError}
-_BY_STATUS: dict[int, type[ApiError]] = {401: AuthenticationError, 404: NotFoundError, 410: NotFoundError}
+# 403 is how GET /transactions answers a bad key: {"message": "Forbidden"}, no envelope.
+_BY_STATUS: dict[int, type[ApiError]] = {
+    401: AuthenticationError,
+    403: AuthenticationError,
+    404: NotFoundError,
+    410: NotFoundError,
+}
 
 
 def api_error(status_code: int, body: Any, response: Any = None) -> ApiError:

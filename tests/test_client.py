@@ -1,0 +1,721 @@
+"""Client against the real sandbox, and against a faulty server standing between them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import re
+import socket
+import sqlite3
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import requests
+from _faulty_server import FaultyServer
+from conftest import TUTORIAL_ORDER
+
+from msp_explore.client import Client, connect
+from msp_explore.config import LIVE_API, TEST_API
+from msp_explore.display import OrderResult, format_amount, order_card
+from msp_explore.errors import ApiError, AuthenticationError, NotFoundError, ValidationError
+from msp_explore.journal import Journal
+from msp_explore.sandbox import Sandbox
+
+SECRET = "KEY-SECRET-123456789"
+ORDER = {"order_id": "order-1", "currency": "EUR", "amount": 1000, "description": "Test order"}
+
+
+_made: list[Client] = []
+
+
+@pytest.fixture(autouse=True)
+def close_clients() -> Iterator[None]:
+    """Close the clients the helpers below made, so no pooled connection outlives its test."""
+    yield
+    while _made:
+        _made.pop().close()
+
+
+def made(client: Client) -> Client:
+    _made.append(client)
+    return client
+
+
+@pytest.fixture
+def client(sandbox: Sandbox) -> Iterator[Client]:
+    with Client(sandbox.api_key, base_url=sandbox.url) as c:
+        yield c
+
+
+@pytest.fixture
+def faulty(sandbox: Sandbox) -> Iterator[FaultyServer]:
+    with FaultyServer(sandbox.server.url_for(""), stall_seconds=3) as server:
+        yield server
+
+
+def flaky_client(sandbox: Sandbox, faulty: FaultyServer, **kwargs: Any) -> Client:
+    """A client going through the faulty server, with retries fast enough for tests."""
+    options: dict[str, Any] = {"timeout": 2.0, "backoff": 0.001, "retry_deadline": 10.0, "max_attempts": 4}
+    return made(Client(sandbox.api_key, base_url=faulty.url + "/v1/json", **(options | kwargs)))
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def offline_client(**kwargs: Any) -> Client:
+    """A client whose every request would fail: validation errors prove nothing was sent."""
+    return made(Client("some-key", base_url=f"http://127.0.0.1:{closed_port()}/v1/json", max_attempts=1, **kwargs))
+
+
+def paid_order(client: Client, sandbox: Sandbox, order_id: str = "order-1", **fields: Any) -> None:
+    client.create_order(ORDER, order_id=order_id, **fields)
+    sandbox.pay(order_id, "completed")
+
+
+# -- orders ---------------------------------------------------------------------------------------------
+def test_create_order_returns_the_payment_page(client: Client) -> None:
+    created = client.create_order(TUTORIAL_ORDER)
+    assert set(created) == {"order_id", "payment_url", "session_id"}
+    assert created["order_id"] == "my-order-id-1"
+    assert created["payment_url"].startswith(client.base_url.removesuffix("/v1/json") + "/connect/")
+    assert isinstance(created, OrderResult) and created == dict(created)
+
+
+def test_create_order_merges_the_dict_and_keywords_without_changing_the_dict(client: Client) -> None:
+    order = dict(ORDER)
+    client.create_order(order, amount=2500, description="Keywords win")
+    assert order == ORDER
+    got = client.get_order("order-1")
+    assert (got["amount"], got["description"], got["status"]) == (2500, "Keywords win", "initialized")
+
+
+def test_direct_order_comes_back_whole(client: Client) -> None:
+    created = client.create_order(ORDER, type="direct", gateway="IDEAL")
+    assert created["status"] == "initialized" and created["payment_url"]
+    assert created["transaction_id"] == client.get_order("order-1")["transaction_id"]
+
+
+def test_get_order_follows_a_payment(client: Client, sandbox: Sandbox) -> None:
+    paid_order(client, sandbox)
+    got = client.get_order("order-1")
+    assert isinstance(got, OrderResult)
+    assert (got["status"], got["financial_status"]) == ("completed", "completed")
+
+
+def test_order_ids_are_percent_encoded_in_paths(client: Client, tmp_path: Path) -> None:
+    odd = "a/b c?d#e%f"
+    with Journal(tmp_path / "j.sqlite") as journal:
+        client.journal = journal
+        client.create_order(ORDER, order_id=odd)
+        assert client.get_order(odd)["order_id"] == odd
+        assert journal.requests_frame()["path"].tolist()[-1] == "/orders/" + quote(odd, safe="")
+        client.journal = None
+
+
+def test_get_orders_keeps_the_input_order(client: Client, sandbox: Sandbox) -> None:
+    ids = [f"order-{i:02d}" for i in range(12)]
+    for order_id in ids:
+        client.create_order(ORDER, order_id=order_id, amount=100 + int(order_id[-2:]))
+    sandbox.pay("order-03", "completed")
+    wanted = ids[::-1] + ids[:2]
+    got = client.get_orders(wanted, max_workers=4, progress=False)
+    assert [order["order_id"] for order in got] == wanted
+    assert [order["amount"] for order in got] == [100 + int(i[-2:]) for i in wanted]
+    assert all(isinstance(order, OrderResult) for order in got)
+    assert got[wanted.index("order-03")]["status"] == "completed"
+    assert client.get_orders([], progress=False) == []
+
+
+def test_get_orders_raises_the_first_failure_in_input_order(client: Client) -> None:
+    for order_id in ("a", "b"):
+        client.create_order(ORDER, order_id=order_id)
+    with pytest.raises(NotFoundError) as info:
+        client.get_orders(["a", "missing-1", "b", "missing-2"], max_workers=2, progress=False)
+    assert str(info.value) == "1006 Invalid transaction ID (HTTP 404)"
+    notes = getattr(info.value, "__notes__", None)
+    if notes is not None:  # Python 3.11+
+        assert "order_ids[1] = 'missing-1'" in notes[0]
+
+
+def test_get_orders_leaves_the_progress_bar_to_tqdm(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tqdm.auto
+
+    seen: list[dict[str, Any]] = []
+
+    class FakeBar:
+        def __init__(self, **kwargs: Any) -> None:
+            seen.append(kwargs)
+
+        def __enter__(self) -> FakeBar:
+            return self
+
+        def __exit__(self, *exc_info: object) -> None:
+            pass
+
+        def update(self, n: int = 1) -> None:
+            pass
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", FakeBar)
+    client.create_order(ORDER)
+    client.get_orders(["order-1"])
+    client.get_orders(["order-1"], progress=False)
+    # An explicit disable=False would override TQDM_DISABLE=1, so progress=True must not pass one.
+    assert "disable" not in seen[0] and seen[0]["total"] == 1
+    assert seen[1]["disable"] is True
+
+
+def test_a_session_passed_in_is_used_and_left_open(sandbox: Sandbox) -> None:
+    with requests.Session() as session:
+        c = Client(sandbox.api_key, base_url=sandbox.url, session=session)
+        c.create_order(ORDER)
+        c.close()
+        assert c.session is session and "api_key" not in session.headers  # the key goes per request
+        assert c.get_order("order-1")["order_id"] == "order-1"
+
+
+def test_get_orders_grows_the_connection_pool(client: Client) -> None:
+    client.create_order(ORDER)
+    client.get_orders(["order-1"] * 20, max_workers=16, progress=False)
+    adapter = client.session.get_adapter(client.base_url)
+    assert adapter._pool_maxsize >= 16  # type: ignore[attr-defined]
+
+
+def test_update_ship_and_cancel(client: Client, sandbox: Sandbox) -> None:
+    paid_order(client, sandbox, "paid")
+    assert client.ship_order("paid", tracktrace_code="3SABC123", carrier="PostNL") == {}
+    assert client.get_order("paid")["status"] == "shipped"
+    client.create_order(ORDER, order_id="unpaid")
+    assert client.cancel_order("unpaid") == {}
+    assert client.get_order("unpaid")["status"] == "cancelled"
+    client.create_order(ORDER, order_id="later")
+    client.update_order("later", status="cancelled", exclude_order=True)
+    assert client.get_order("later")["financial_status"] == "cancelled"
+
+
+def test_refund_takes_the_orders_currency(client: Client, sandbox: Sandbox) -> None:
+    paid_order(client, sandbox, currency="GBP")
+    refund = client.refund_order("order-1", 300, description="Broken mug")
+    assert set(refund) >= {"refund_id", "transaction_id"}
+    assert (client.get_order("order-1")["status"], client.get_order("order-1")["amount_refunded"]) == (
+        "partial_refunded",
+        300,
+    )
+    client.refund_order("order-1", currency="GBP")  # the rest
+    assert client.get_order("order-1")["status"] == "refunded"
+
+
+def test_capture_and_cancel_an_authorisation(client: Client, sandbox: Sandbox) -> None:
+    card = {"card_number": "4111111111111111", "card_expiry_date": "2912", "card_cvc": "123"}
+    manual = dict(ORDER, type="direct", gateway="VISA", capture="manual", gateway_info=card)
+    client.create_order(manual, order_id="cap")
+    sandbox.pay("cap")  # the payer passes 3-D Secure
+    authorised = client.get_order("cap")
+    assert (authorised["status"], authorised["financial_status"]) == ("completed", "initialized")
+    captured = client.capture_order("cap", 1000, reason="Shipped")
+    assert set(captured) == {"order_id", "transaction_id"}
+    assert client.get_order("cap")["financial_status"] == "completed"
+
+    client.create_order(manual, order_id="void-me")
+    sandbox.pay("void-me")
+    assert client.cancel_authorization("void-me", "Out of stock")["success"] is True
+    assert client.get_order("void-me")["status"] == "void"
+
+
+def test_list_transactions_follows_the_cursor_lazily(client: Client, tmp_path: Path) -> None:
+    for i in range(5):
+        client.create_order(ORDER, order_id=f"order-{i}")
+    with Journal(tmp_path / "j.sqlite") as journal:
+        client.journal = journal
+        pages = client.list_transactions(limit=2)
+        assert iter(pages) is pages
+        assert journal.requests_frame().empty  # nothing is fetched before the first item is asked for
+        items = list(pages)
+        calls = journal.requests_frame()["path"].tolist()
+        client.journal = None
+    assert [t["order_id"] for t in items] == [f"order-{i}" for i in reversed(range(5))]
+    assert len(calls) == 4 and all(path.startswith("/transactions?") for path in calls)  # 2 + 2 + 1 + empty
+    assert "after=" not in calls[0] and all("after=" in path for path in calls[1:])
+    only = list(client.list_transactions(status="initialized", currency="USD"))
+    assert only == []
+
+
+def test_transactions_and_gateways(client: Client) -> None:
+    client.create_order(ORDER)
+    (first,) = client.list_transactions()
+    assert client.get_transaction(first["transaction_id"])["order_id"] == "order-1"
+    assert client.get_transaction(str(first["transaction_id"])) == first
+    gateways = client.list_gateways()
+    assert {"IDEAL", "VISA"} <= {g["id"] for g in gateways}
+    assert "CREDITCARD" not in {g["id"] for g in gateways}
+    assert client.get_gateway("ideal") == {"id": "IDEAL", "description": "iDEAL"}
+    methods = client.list_payment_methods()
+    assert {"id", "name", "allowed_amount"} <= set(methods[0])
+
+
+# -- errors -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda c: c.get_order("missing"), NotFoundError, "1006 Invalid transaction ID (HTTP 404)"),
+        (lambda c: c.get_gateway("NOPE"), NotFoundError, "1023 No gateway (payment method) available (HTTP 404)"),
+        (lambda c: c.get_transaction(404), NotFoundError, "Not found (HTTP 404)"),
+        (lambda c: c.update_order("missing", status="shipped"), NotFoundError, "1000 Not found (HTTP 410)"),
+        (
+            lambda c: c.create_order(ORDER, gateway="NOPE"),
+            ApiError,
+            "1023 gateway: 'NOPE' is not an available payment method (HTTP 400)",
+        ),
+        (lambda c: c.refund_order("order-1", 100), ApiError, "1034 Cannot refund: order is initialized/initialized"),
+    ],
+    ids=["order", "gateway", "transaction", "patch", "create", "refund"],
+)
+def test_api_errors(client: Client, call: Any, error: type[ApiError], message: str) -> None:
+    client.create_order(ORDER)
+    with pytest.raises(error) as info:
+        call(client)
+    assert str(info.value).startswith(message)
+    assert isinstance(info.value.response, requests.Response)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda c: c.get_order("order-1"), "1032 Invalid API key (HTTP 401)"),
+        (lambda c: list(c.list_transactions()), "Forbidden (HTTP 403)"),
+    ],
+)
+def test_a_wrong_key_is_an_authentication_error(sandbox: Sandbox, call: Any, message: str) -> None:
+    with Client("not-the-key", base_url=sandbox.url) as wrong:
+        with pytest.raises(AuthenticationError, match=re.escape(message)):
+            call(wrong)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "rule"),
+    [
+        ({"order_id": None}, "order_id", "is required"),
+        ({"order_id": "  "}, "order_id", "is required"),
+        ({"order_id": "x" * 51}, "order_id", "at most 50"),
+        ({"order_id": 12}, "order_id", "must be a string"),
+        ({"amount": 10.5}, "amount", "positive integer amount in cents"),
+        ({"amount": True}, "amount", "positive integer amount in cents"),
+        ({"amount": "1000"}, "amount", "positive integer amount in cents"),
+        ({"amount": 0}, "amount", "positive integer amount in cents"),
+        ({"amount": None}, "amount", "positive integer amount in cents"),
+        ({"currency": "EURO"}, "currency", "3-letter"),
+        ({"currency": "E1R"}, "currency", "3-letter"),
+        ({"description": None}, "description", "is required"),
+        ({"description": "x" * 201}, "description", "at most 200"),
+        ({"type": "bogus"}, "type", "redirect, direct, paymentlink, checkout"),
+        ({"type": "direct"}, "gateway", "required for a direct order"),
+        ({"customer": "John"}, "customer", "must be a dict"),
+    ],
+)
+def test_create_order_checks_before_sending(fields: dict[str, Any], field: str, rule: str) -> None:
+    with offline_client() as offline, pytest.raises(ValidationError) as info:
+        offline.create_order(ORDER, **fields)
+    assert info.value.field == field and rule in info.value.rule
+    assert str(info.value).startswith(f"{field}: ")
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda c: c.get_order(""), "order_id"),
+        (lambda c: c.get_order(".."), "order_id"),
+        (lambda c: c.get_orders("order-1"), "order_ids"),
+        (lambda c: c.get_orders(["order-1", 5]), "order_ids[1]"),
+        (lambda c: c.get_orders(["order-1"], max_workers=0), "max_workers"),
+        (lambda c: c.update_order("order-1"), "fields"),
+        (lambda c: c.ship_order("order-1", amount=1.5), "amount"),
+        (lambda c: c.refund_order("order-1", 0), "amount"),
+        (lambda c: c.refund_order("order-1", 2.5), "amount"),
+        (lambda c: c.refund_order("order-1", 100, currency="EU"), "currency"),
+        (lambda c: c.refund_order("order-1", description="x" * 201), "description"),
+        (lambda c: c.capture_order("order-1", -1), "amount"),
+        (lambda c: c.cancel_authorization("order-1", ""), "reason"),
+        (lambda c: c.list_transactions(limit=0), "limit"),
+        (lambda c: c.list_transactions(limit=1001), "limit"),
+        (lambda c: c.get_transaction(True), "transaction_id"),
+        (lambda c: c.get_gateway(""), "gateway_id"),
+        (lambda c: c.create_order(["not", "a", "dict"]), "order"),
+    ],
+)
+def test_other_methods_check_before_sending(call: Any, field: str) -> None:
+    with offline_client() as offline, pytest.raises(ValidationError) as info:
+        call(offline)
+    assert info.value.field == field
+
+
+# -- construction, repr, connect() -----------------------------------------------------------------------------
+def test_the_key_comes_from_the_argument_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValidationError) as info:
+        Client()
+    assert info.value.field == "api_key" and "MSP_API_KEY" in info.value.rule
+    monkeypatch.setenv("MSP_API_KEY", "from-the-environment")
+    assert Client()._settings.api_key == "from-the-environment"
+    assert Client("from-the-argument")._settings.api_key == "from-the-argument"
+
+
+@pytest.mark.parametrize(
+    "base_url", [LIVE_API, "https://API.MultiSafepay.com/v1/json/", "https://api.multisafepay.com."]
+)
+def test_the_live_api_is_refused_unless_allowed(base_url: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Client("key", base_url=base_url)
+    assert info.value.field == "base_url" and "allow_live=True" in info.value.rule
+    assert repr(Client("key", base_url=base_url, allow_live=True)).startswith("<Client live https://")
+
+
+@pytest.mark.parametrize(
+    ("base_url", "shown"),
+    [
+        (TEST_API, f"<Client test {TEST_API}>"),
+        ("http://localhost:5000/v1/json/", "<Client sandbox http://localhost:5000/v1/json>"),
+        ("https://proxy.example/v1/json", "<Client custom https://proxy.example/v1/json>"),
+    ],
+)
+def test_repr_names_the_environment(base_url: str, shown: str) -> None:
+    assert repr(Client(SECRET, base_url=base_url)) == shown
+
+
+def test_bad_settings_are_refused() -> None:
+    for kwargs, field in [
+        ({"base_url": "testapi.multisafepay.com"}, "base_url"),
+        ({"timeout": 0}, "timeout"),
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"retry_deadline": -1}, "retry_deadline"),
+        ({"backoff": -1}, "backoff"),
+    ]:
+        with pytest.raises(ValidationError) as info:
+            Client("key", **kwargs)
+        assert info.value.field == field
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(Client("key"))
+
+
+def test_connect_without_a_key_uses_one_embedded_sandbox() -> None:
+    first, second = made(connect()), made(connect(timeout=5))
+    assert repr(first).startswith("<Client sandbox http://127.0.0.1:")
+    assert isinstance(first.sandbox, Sandbox) and second.sandbox is first.sandbox
+    assert first.base_url == first.sandbox.url and second.timeout == 5
+    assert {"IDEAL"} <= {g["id"] for g in first.list_gateways()}
+    with pytest.raises(ValidationError) as info:
+        connect(seed=first.sandbox.seed + 1)  # type: ignore[operator]
+    assert info.value.field == "seed"
+
+
+def test_connect_with_a_key_targets_the_test_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MSP_API_KEY", "dummy-key-for-the-test-api")
+    chosen = connect()
+    assert (chosen.base_url, chosen.sandbox, repr(chosen)) == (TEST_API, None, f"<Client test {TEST_API}>")
+    monkeypatch.setenv("MSP_BASE_URL", "https://proxy.example/v1/json")
+    assert connect().base_url == "https://proxy.example/v1/json"
+    monkeypatch.setenv("MSP_BASE_URL", LIVE_API)
+    with pytest.raises(ValidationError):
+        connect()
+    assert connect(allow_live=True).environment == "live"
+
+
+# -- journal and logging ------------------------------------------------------------------------------------
+def test_every_request_and_order_goes_to_the_journal(sandbox: Sandbox, tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as journal, Client(sandbox.api_key, base_url=sandbox.url, journal=journal) as c:
+        c.create_order(ORDER, type="direct", gateway="IDEAL")
+        c.get_order("order-1")
+        with pytest.raises(NotFoundError):
+            c.get_order("missing")
+        requests_ = journal.requests_frame()
+        assert requests_[["method", "path", "status_code"]].values.tolist() == [
+            ["POST", "/orders", 200],
+            ["GET", "/orders/order-1", 200],
+            ["GET", "/orders/missing", 404],
+        ]
+        assert requests_["error_code"].tolist()[-1] == 1006
+        assert json.loads(requests_["body"][0])["order_id"] == "order-1"
+        assert [o["order_id"] for o in journal.history("order-1")] == ["order-1", "order-1"]
+
+
+def test_requests_are_logged_at_debug(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="msp_explore.client")
+    client.list_gateways(country="NL")
+    (record,) = [r for r in caplog.records if r.name == "msp_explore.client"]
+    assert record.levelno == logging.DEBUG
+    assert record.getMessage().startswith("GET /gateways?country=NL -> 200 in ")
+
+
+# -- faults ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fault", ["reset", "500", "502", "503", "504", "429", "forward_reset", "forward_502"])
+def test_gets_are_retried(sandbox: Sandbox, faulty: FaultyServer, fault: str) -> None:
+    faulty.plan(fault, fault)
+    got = flaky_client(sandbox, faulty).list_gateways()
+    assert {"IDEAL"} <= {g["id"] for g in got}
+    assert [step for _, _, step in faulty.received] == [fault, fault, "proxy"]
+
+
+def test_a_stalled_get_is_retried_after_the_timeout(sandbox: Sandbox, faulty: FaultyServer) -> None:
+    faulty.plan("stall")
+    assert flaky_client(sandbox, faulty, timeout=0.3).get_gateway("IDEAL")["id"] == "IDEAL"
+    assert faulty.count("GET", "/v1/json/gateways/IDEAL") == 2
+
+
+def test_retry_after_is_honoured(sandbox: Sandbox, faulty: FaultyServer) -> None:
+    c = flaky_client(sandbox, faulty)
+    slept: list[float] = []
+    c._sleep = slept.append
+    faulty.plan(("503", {"Retry-After": "2"}), ("429", {"Retry-After": "1"}), "429")
+    c.list_gateways()
+    assert slept[:2] == [2.0, 1.0]
+    assert 0.002 <= slept[2] <= 0.004  # the third wait is backoff: 0.001 * 2**2, with jitter
+
+
+def test_a_retry_after_past_the_deadline_is_not_waited_for(sandbox: Sandbox, faulty: FaultyServer) -> None:
+    c = flaky_client(sandbox, faulty, retry_deadline=30)
+    slept: list[float] = []
+    c._sleep = slept.append
+    faulty.plan(("503", {"Retry-After": "120"}))
+    with pytest.raises(ApiError) as info:
+        c.list_gateways()
+    assert info.value.status_code == 503 and slept == [] and len(faulty.received) == 1
+
+
+def test_retries_stop_after_max_attempts(sandbox: Sandbox, faulty: FaultyServer) -> None:
+    faulty.plan(*["502"] * 10)
+    with pytest.raises(ApiError) as info:
+        flaky_client(sandbox, faulty, max_attempts=3).get_order("order-1")
+    assert str(info.value) == "Bad Gateway: body is not JSON (text/html) (HTTP 502)"
+    assert len(faulty.received) == 3
+
+
+def test_retries_stop_at_the_deadline(sandbox: Sandbox, faulty: FaultyServer) -> None:
+    faulty.plan(*["stall"] * 50)
+    c = flaky_client(sandbox, faulty, timeout=0.2, retry_deadline=0.5, max_attempts=50)
+    with pytest.raises(requests.Timeout):
+        c.list_gateways()
+    # Each attempt's timeout is cut to what is left of the deadline, so it ends long before 50 attempts.
+    assert 2 <= len(faulty.received) <= 4
+
+
+def test_a_refused_connection_is_retried_then_raised() -> None:
+    c = Client("key", base_url=f"http://127.0.0.1:{closed_port()}/v1/json", max_attempts=3, backoff=0.001)
+    slept: list[float] = []
+    c._sleep = slept.append
+    with pytest.raises(requests.ConnectionError):
+        c.refund_order("order-1", 100, currency="EUR")  # never sent, so even a refund may be retried
+    assert len(slept) == 2
+
+
+@pytest.mark.parametrize("fault", ["forward_reset", "forward_502", "forward_stall"])
+def test_a_lost_create_is_recovered_without_a_second_post(sandbox: Sandbox, faulty: FaultyServer, fault: str) -> None:
+    faulty.plan(fault)
+    created = flaky_client(sandbox, faulty, timeout=0.5).create_order(ORDER)
+    assert created == {"order_id": "order-1", "payment_url": None, "session_id": None, "recovered": True}
+    assert faulty.count("POST", "/v1/json/orders", forwarded=True) == 1
+    assert list(sandbox.store.orders) == ["order-1"]
+
+
+def test_a_lost_direct_create_returns_the_fetched_order(sandbox: Sandbox, faulty: FaultyServer) -> None:
+    faulty.plan("forward_reset")
+    created = flaky_client(sandbox, faulty).create_order(ORDER, type="direct", gateway="IDEAL")
+    assert created["recovered"] is True and created["payment_url"] is None
+    assert created["status"] == "initialized" and created["transaction_id"]
+    assert faulty.count("POST", "/v1/json/orders", forwarded=True) == 1
+
+
+@pytest.mark.parametrize("fault", ["reset", "502", "stall", "429"])
+def test_a_create_that_never_arrived_is_sent_again(sandbox: Sandbox, faulty: FaultyServer, fault: str) -> None:
+    faulty.plan(fault)
+    created = flaky_client(sandbox, faulty, timeout=0.5).create_order(ORDER)
+    assert created["payment_url"] and "recovered" not in created
+    assert faulty.count("POST", "/v1/json/orders") == 2
+    assert faulty.count("POST", "/v1/json/orders", forwarded=True) == 1
+    # after a 429 nothing needs checking; after anything else the order is looked up first
+    assert faulty.count("GET", "/v1/json/orders/order-1") == (0 if fault == "429" else 1)
+
+
+def test_a_resend_that_finds_the_order_taken_checks_again(sandbox: Sandbox, faulty: FaultyServer) -> None:
+    # The first POST lands but its answer is lost; a stale lookup says 404, so the order is sent again
+    # and the API refuses the duplicate order_id; the second lookup finds the order.
+    stale = b'{"success":false,"data":{},"error_code":1006,"error_info":"Invalid transaction ID"}'
+    faulty.plan("forward_502", ("404", {"Content-Type": "application/json"}, stale))
+    created = flaky_client(sandbox, faulty).create_order(ORDER)
+    assert created["recovered"] is True
+    assert faulty.count("POST", "/v1/json/orders", forwarded=True) == 2
+    assert list(sandbox.store.orders) == ["order-1"]
+
+
+def test_someone_elses_order_is_not_taken_for_ours(client: Client, sandbox: Sandbox, faulty: FaultyServer) -> None:
+    client.create_order(ORDER)
+    faulty.plan("502")
+    with pytest.raises(ApiError) as info:
+        flaky_client(sandbox, faulty).create_order(ORDER, amount=2000)
+    assert (info.value.status_code, info.value.error_code) == (400, 1006)
+    assert sandbox.get_order("order-1")["amount"] == 1000
+
+
+@pytest.mark.parametrize("fault", ["reset", "502", "forward_502", "forward_reset"])
+def test_refunds_are_not_retried_blindly(client: Client, sandbox: Sandbox, faulty: FaultyServer, fault: str) -> None:
+    paid_order(client, sandbox)
+    faulty.plan(fault)
+    with pytest.raises((ApiError, requests.ConnectionError)):
+        flaky_client(sandbox, faulty).refund_order("order-1", 100, currency="EUR")
+    assert faulty.count("POST", "/v1/json/orders/order-1/refunds") == 1
+
+
+@pytest.mark.parametrize("fault", ["502", "forward_reset"])
+def test_patches_are_not_retried_blindly(client: Client, sandbox: Sandbox, faulty: FaultyServer, fault: str) -> None:
+    client.create_order(ORDER)
+    faulty.plan(fault)
+    with pytest.raises((ApiError, requests.ConnectionError)):
+        flaky_client(sandbox, faulty).cancel_order("order-1")
+    assert faulty.count("PATCH", "/v1/json/orders/order-1") == 1
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (("200", {"Content-Type": "application/json"}, b"{oops"), "OK: body is not JSON (application/json) (HTTP 200)"),
+        (("200", {"Content-Type": "application/json"}, b"[1, 2]"), "OK: body is not a MultiSafepay envelope"),
+        (("400", {"Content-Type": "text/plain"}, b""), "Bad Request: body is not JSON (text/plain) (HTTP 400)"),
+        (("302", {"Location": "https://elsewhere.example/"}, b""), "Found: body is not JSON (text/html) (HTTP 302)"),
+    ],
+)
+def test_answers_that_are_not_envelopes(sandbox: Sandbox, faulty: FaultyServer, step: Any, message: str) -> None:
+    faulty.plan(step)
+    with pytest.raises(ApiError) as info:
+        flaky_client(sandbox, faulty).get_order("order-1")
+    assert str(info.value).startswith(message)
+    assert len(faulty.received) == 1  # redirects are not followed: the key would go along
+
+
+# -- secrets -----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def secret_sandbox() -> Iterator[Sandbox]:
+    with Sandbox(api_key=SECRET, seed=0) as server:
+        yield server
+
+
+def _exception_texts(exc: BaseException) -> list[str]:
+    texts = [str(exc), repr(exc), "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))]
+    response = getattr(exc, "response", None)
+    if response is not None:
+        texts += [str(response), repr(response), repr(dict(response.request.headers))]
+        assert response.request.headers.get("api_key") in (None, "[redacted]")
+    return texts
+
+
+def test_the_key_never_shows(
+    sandbox: Sandbox, secret_sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for name in ("urllib3", "msp_explore"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    journal = Journal(tmp_path / "journal.sqlite")
+    fast = {"backoff": 0.001, "max_attempts": 2, "journal": journal}
+    wrong = made(Client(SECRET, base_url=sandbox.url, **fast))
+    right = made(Client(SECRET, base_url=secret_sandbox.url, **fast))
+    right.create_order(ORDER)
+    with FaultyServer(secret_sandbox.server.url_for(""), stall_seconds=2) as faulty:
+        through = made(Client(SECRET, base_url=faulty.url + "/v1/json", timeout=0.3, **fast))
+        refused = made(Client(SECRET, base_url=f"http://127.0.0.1:{closed_port()}/v1/json", **fast))
+        cases: list[tuple[Any, type[BaseException]]] = [
+            (lambda: wrong.get_order("order-1"), AuthenticationError),  # 401
+            (lambda: list(wrong.list_transactions()), AuthenticationError),  # 403
+            (lambda: right.get_order("missing"), NotFoundError),  # 404
+            (lambda: right.create_order(ORDER, order_id="x", gateway="NOPE"), ApiError),  # 400 from the sandbox
+            (lambda: right.create_order(ORDER, amount=10.5), ValidationError),  # local
+            (lambda: Client(SECRET + " x"), ValidationError),  # a malformed key
+            (lambda: refused.get_order("order-1"), requests.ConnectionError),
+            (lambda: faulty.plan("stall", "stall") or through.get_order("order-1"), requests.Timeout),
+            (lambda: faulty.plan("503", "503") or through.get_order("order-1"), ApiError),  # 5xx exhausted
+            (lambda: faulty.plan(("200", {}, b"{bad json")) or through.get_order("order-1"), ApiError),
+            # a create whose answer is lost, and whose lookup fails too
+            (lambda: faulty.plan("forward_reset", "reset", "reset") or through.create_order(ORDER), OSError),
+        ]
+        for call, error in cases:
+            with pytest.raises(error) as info:
+                call()
+            for text in _exception_texts(info.value):
+                assert SECRET not in text
+    texts = [repr(c) for c in (wrong, right, through, refused)] + [repr(c._settings) for c in (wrong, right)]
+    for record in caplog.records:
+        texts += [record.getMessage(), repr(record.args), record.exc_text or ""]
+    assert len(caplog.records) > 20
+    journal.close()
+    texts.append((tmp_path / "journal.sqlite").read_bytes().decode("latin-1"))
+    with sqlite3.connect(tmp_path / "journal.sqlite") as db:
+        texts += [repr(row) for row in db.execute("SELECT * FROM requests")]
+    for text in texts:
+        for form in (SECRET, quote(SECRET, safe="")):
+            assert form not in text
+
+
+def test_the_key_is_redacted_even_if_a_network_error_quoted_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defence in depth: the key is never in a URL, but an error message quoting it is still rewritten."""
+    leaky = Client(SECRET, base_url=f"http://127.0.0.1:{closed_port()}/v1/json", max_attempts=1)
+
+    def request(*args: Any, **kwargs: Any) -> Any:
+        raise requests.ConnectionError(f"could not reach http://x/?api_key={SECRET}")
+
+    monkeypatch.setattr(leaky.session, "request", request)
+    with pytest.raises(requests.ConnectionError) as info:
+        leaky.get_order("order-1")
+    assert "api_key=[redacted]" in str(info.value)
+    assert all(SECRET not in text for text in _exception_texts(info.value))
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+# -- display --------------------------------------------------------------------------------------------------
+def test_an_order_result_is_still_a_plain_dict(client: Client, sandbox: Sandbox) -> None:
+    paid_order(client, sandbox)
+    got = client.get_order("order-1")
+    plain = json.loads(json.dumps(got))
+    assert got == plain and repr(got) == repr(plain)
+    assert pickle.loads(pickle.dumps(got)) == plain
+    html = got._repr_html_()
+    assert "EUR 10.00" in html and "order-1" in html and ">completed</span>" in html
+    assert sandbox.api_key not in html
+
+
+def test_the_card_escapes_everything() -> None:
+    order = OrderResult(
+        order_id='"><img src=x onerror=alert(1)>',
+        description="<script>alert('x')</script> & more",
+        status="<b>completed</b>",
+        amount=123456,
+        currency="EUR",
+        amount_refunded=500,
+        payment_url='https://pay.example/?a=1&b="2"',
+        created="2026-01-01T12:00:00",
+    )
+    html = order_card(order)
+    assert "<script>" not in html and "<img" not in html and "<b>" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in html
+    assert '<a href="https://pay.example/?a=1&amp;b=&quot;2&quot;" target="_blank"' in html
+    assert "EUR 1,234.56" in html and "EUR 5.00 refunded" in html and "created 2026-01-01T12:00:00" in html
+    inert = order_card({"order_id": "x", "payment_url": "javascript:alert(1)"})
+    assert "<a " not in inert and "javascript:alert(1)" in inert
+    recovered = order_card({"order_id": "x", "payment_url": None, "recovered": True})
+    assert "payment_url unknown" in recovered
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "shown"),
+    [(1000, "EUR", "EUR 10.00"), (5, "eur", "EUR 0.05"), (-250, "USD", "USD -2.50"), (1500, "JPY", "JPY 1,500")],
+)
+def test_format_amount(amount: int, currency: str, shown: str) -> None:
+    assert format_amount(amount, currency) == shown
+
+
+def test_the_package_exports_client_and_connect_lazily() -> None:
+    import msp_explore
+
+    assert msp_explore.Client is Client and msp_explore.connect is connect
+    assert {"Client", "connect"} <= set(msp_explore.__all__)
