@@ -3,27 +3,45 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+# The notebooks always run against the embedded sandbox here, whatever the shell has set.
+SANDBOX_ONLY := env -u MSP_API_KEY -u MSP_BASE_URL -u MSP_JOURNAL TQDM_DISABLE=1
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench notebooks lab clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[notebooks,test]"
 	touch $(STAMP)
 
+# Run every notebook headless against the embedded sandbox; executed copies and HTML go to build/.
 demo: $(STAMP)
-	$(BIN)/msp-explore tour
+	rm -rf build/notebooks build/html
+	$(SANDBOX_ONLY) $(BIN)/jupyter nbconvert --log-level=ERROR --to notebook --execute --output-dir build/notebooks notebooks/*.ipynb
+	$(BIN)/jupyter nbconvert --log-level=ERROR --to html --output-dir build/html build/notebooks/*.ipynb
+	$(SANDBOX_ONLY) $(BIN)/msp-explore scenarios
+	@echo
+	@echo "Executed notebooks: build/notebooks/   HTML copies: build/html/"
+
+lab: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[lab]"
+	$(SANDBOX_ONLY) $(BIN)/jupyter lab notebooks/
 
 lint: $(STAMP)
 	$(BIN)/ruff check msp_explore tests benchmarks
 
-# pytest exits 5 when it collects nothing; that is a failure here, never a silent pass.
+# pytest exits 5 when it collects nothing: say so plainly rather than pass or fail silently.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q
+	$(SANDBOX_ONLY) $(BIN)/python -m pytest -q $(NBVAL) tests notebooks; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; fi; exit $$rc
+
+# Re-execute the notebooks in place, storing the sandbox's outputs that nbval compares against.
+notebooks: $(STAMP)
+	cd notebooks && $(SANDBOX_ONLY) ../$(BIN)/jupyter nbconvert --log-level=ERROR --to notebook --execute --inplace *.ipynb
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) build

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,12 +55,22 @@ def _listen(args: argparse.Namespace) -> int:
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
+    # Notifications arrive on several server threads at once; print writes a line and its newline
+    # separately, so without the lock two lines can come out glued together.
+    printing = threading.Lock()
+
+    def show(record: dict[str, Any]) -> None:
+        line = format_notification(record)
+        with printing:
+            print(line, flush=True)
+
     signal.signal(signal.SIGTERM, stop)
-    receiver.on_notification(lambda record: print(format_notification(record), flush=True))
-    receiver.start()
-    print(f"Listening for notifications at {receiver.url}", flush=True)
-    print(f"Storing them in {journal.path}", flush=True)
-    try:
+    receiver.on_notification(show)
+    try:  # from here on a SIGTERM (KeyboardInterrupt) always ends in the clean stop below
+        with printing:  # retries may be waiting for us: their lines come after the URL line, not before
+            receiver.start()
+            print(f"Listening for notifications at {receiver.url}", flush=True)
+            print(f"Storing them in {journal.path}", flush=True)
         signal.pause()
     except KeyboardInterrupt:
         pass
@@ -70,8 +81,20 @@ def _listen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scenarios(args: argparse.Namespace) -> int:
+    from .client import connect
+    from .scenarios import run_scenarios
+
+    client = connect()
+    results = run_scenarios(client, progress=False)
+    table = results.set_index(["method", "scenario"])[["label", "status", "financial_status"]]
+    print(f"Every test scenario of {results['method'].nunique()} payment methods, on {client!r}:")
+    print(table.to_string())
+    return 0
+
+
 def _tour(args: argparse.Namespace) -> int:
-    from .tour import run_tour
+    from .tutorial import run_tour
 
     return run_tour()
 
@@ -93,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--journal", default=None, help="SQLite journal (default: MSP_JOURNAL or data/journal.sqlite)")
     listen.add_argument("--tolerance", type=float, default=600, help="max age of a timestamp in s (0: no check)")
     listen.set_defaults(run=_listen)
+    scenarios = commands.add_parser("scenarios", help="run every method's test scenarios; print the outcomes")
+    scenarios.set_defaults(run=_scenarios)
     tour = commands.add_parser("tour", help="a short scripted tour of the tutorial against the sandbox")
     tour.set_defaults(run=_tour)
     return parser
@@ -100,7 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    from .errors import MspError
+
+    try:
+        return int(args.run(args))
+    except MspError as exc:  # a clear one-line message, not a traceback
+        print(f"msp-explore {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

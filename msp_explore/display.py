@@ -97,3 +97,18 @@ class OrderResult(dict[str, Any]):
 
     def _repr_html_(self) -> str:
         return order_card(self)
+
+
+def error_card(exc: BaseException) -> str:
+    """An error, shown inline where a result would have gone (the message never holds the API key)."""
+    style = _CARD.replace("#d0d7de", _RED)
+    return (
+        f'<div class="msp-error" style="{style}"><strong style="color:{_RED}">{escape(type(exc).__name__)}</strong>'
+        f"<div>{escape(str(exc))}</div></div>"
+    )
+
+
+def status_line(order: Mapping[str, Any]) -> str:
+    """order_id with its status and financial_status badges, on one line."""
+    badges = "".join(_badge(field, order[field]) for field in ("status", "financial_status") if order.get(field))
+    return f"<span><strong>{escape(str(order.get('order_id', '')))}</strong>{badges}</span>"

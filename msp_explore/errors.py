@@ -70,7 +70,8 @@ class SignatureError(MspError):
 
 
 # error_code first, then HTTP status: which ApiError subclass an error response becomes.
-_BY_ERROR_CODE: dict[int, type[ApiError]] = {1032: AuthenticationError, 1006: NotFoundError}
+# 1006 is also a duplicate order_id (HTTP 400), so only the HTTP status says "not found".
+_BY_ERROR_CODE: dict[int, type[ApiError]] = {1032: AuthenticationError}
 # 403 is how GET /transactions answers a bad key: {"message": "Forbidden"}, no envelope.
 _BY_STATUS: dict[int, type[ApiError]] = {
     401: AuthenticationError,

@@ -340,6 +340,17 @@ class Journal:
 
         return order_frames(self.orders(environment))
 
+    def notification_rows(self, order_id: str | None = None) -> list[dict[str, Any]]:
+        """Stored notifications in full (raw ``body``, ``query``, cleaned ``headers``), oldest first."""
+        columns = [*_NOTIFICATION_COLUMNS, "query", "headers", "body"]
+        where, params = ("", ()) if order_id is None else (" WHERE order_id = ?", (str(order_id),))
+        rows = self._fetch(f"SELECT {', '.join(columns)} FROM notifications{where} ORDER BY id", params)
+        records = [dict(zip(columns, row, strict=True)) for row in rows]
+        for record in records:
+            record.update(query=json.loads(record["query"]), headers=json.loads(record["headers"]))
+            record.update(verified=bool(record["verified"]), duplicate=bool(record["duplicate"]))
+        return records
+
     def notifications_frame(self, include_duplicates: bool = True) -> pd.DataFrame:
         """One row per stored notification, oldest first; ``include_duplicates=False`` drops resends."""
         where = "" if include_duplicates else " WHERE NOT duplicate"

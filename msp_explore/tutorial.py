@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import copy
 import json
+import secrets
+from datetime import datetime, timezone
+from typing import Any
 
 import requests
 
@@ -47,6 +50,17 @@ def tutorial_order(**overrides: object) -> dict[str, object]:
     return order
 
 
+def fresh_order_id(client: Any, order_id: str) -> str:
+    """``order_id`` itself on the sandbox (repeatable runs); made unique on the real test API.
+
+    MultiSafepay refuses an order_id a second time (error 1006), so re-running a notebook against the
+    real test API needs new IDs; the sandbox starts empty every time and keeps outputs comparable.
+    """
+    if getattr(client, "sandbox", None) is not None:
+        return order_id
+    return f"{order_id}-{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
+
+
 def _step(title: str) -> None:
     print(f"\n== {title}")
 
@@ -58,6 +72,9 @@ def run_tour() -> int:
     from .sandbox import Sandbox
 
     with Sandbox(seed=0, sync_notifications=True) as sandbox, Client(sandbox.api_key, base_url=sandbox.url) as client:
+        # The seeded sandbox's clock is not today: the receiver must judge timestamps by it (through
+        # client.sandbox), or every notification is rejected as stale.
+        client.sandbox = sandbox
         with WebhookReceiver(client=client) as receiver:
             print(f"sandbox: {sandbox.url}\nwebhook receiver: {receiver.url}")
 

@@ -1,0 +1,75 @@
+"""Run every payment method's test scenarios on the sandbox and collect where each order ends up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .errors import MspError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .client import Client
+
+# MB WAY and Multibanco decide by amount (cents); every other method by what the payer picks or types.
+_AMOUNT_FOR = {"declined": 500, "completed": 1500, "expired": 2500}
+
+
+def run_scenarios(
+    client: Client,
+    gateways: Iterable[str] | None = None,
+    *,
+    amount: int = 1500,
+    currency: str = "EUR",
+    prefix: str = "scenario",
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Create one order per payment method and test scenario, pay it that way, and report the outcome.
+
+    Delayed outcomes (bank transfers, direct debits, uncleared cards...) are let happen by moving the
+    sandbox clock past the longest delay, so the table shows where each scenario finally ends.
+
+    Returns
+    -------
+    DataFrame
+        One row per (method, scenario): ``method``, ``scenario`` (what the payer picks or types),
+        ``label``, ``after_pay`` (status right after paying), ``status``, ``financial_status`` and
+        ``order_id``, sorted by method.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from .sandbox.catalog import GATEWAYS
+
+    sandbox = getattr(client, "sandbox", None)
+    if sandbox is None:
+        raise MspError(
+            "run_scenarios pays through the embedded sandbox; on MultiSafepay's test API open each "
+            "order's payment_url and pick the scenario on the test page"
+        )
+    wanted = [g.upper() for g in gateways] if gateways is not None else [g for g in GATEWAYS if g != "CREDITCARD"]
+    unknown = sorted(set(wanted) - set(GATEWAYS))
+    if unknown:
+        raise MspError(f"gateways: {', '.join(unknown)} not offered by the sandbox")
+    runs = [(GATEWAYS[g], s) for g in wanted for s in (*GATEWAYS[g].scenarios, *filter(None, [GATEWAYS[g].fallback]))]
+    rows: list[dict[str, Any]] = []
+    longest = 0
+    for number, (gateway, scenario) in enumerate(tqdm(runs, desc="scenarios", disable=not progress or None), 1):
+        order_id = f"{prefix}-{number:03d}"
+        price = _AMOUNT_FOR.get(scenario.key, amount) if gateway.form == "amount" else amount
+        client.create_order(
+            order_id=order_id, currency=currency, amount=price, gateway=gateway.id,
+            description=f"{gateway.description}: {scenario.label}",
+        )  # fmt: skip
+        key = "NL87ABNA0000000009" if scenario is gateway.fallback else scenario.key
+        after = sandbox.pay(order_id, key, gateway=gateway.id)
+        longest = max(longest, *(delay for delay, _, _ in scenario.steps))
+        rows.append({"method": gateway.id, "scenario": key, "label": scenario.label,
+                     "after_pay": after["status"], "order_id": order_id})  # fmt: skip
+    sandbox.advance(longest + 1)
+    final = client.get_orders([row["order_id"] for row in rows], progress=False)
+    for row, order in zip(rows, final, strict=True):
+        row["status"], row["financial_status"] = order["status"], order["financial_status"]
+    columns = ["method", "scenario", "label", "after_pay", "status", "financial_status", "order_id"]
+    return pd.DataFrame(rows, columns=columns)
