@@ -48,6 +48,8 @@ def run_scenarios(
             "run_scenarios pays through the embedded sandbox; on MultiSafepay's test API open each "
             "order's payment_url and pick the scenario on the test page"
         )
+    if isinstance(gateways, str):
+        gateways = [gateways]
     wanted = [g.upper() for g in gateways] if gateways is not None else [g for g in GATEWAYS if g != "CREDITCARD"]
     unknown = sorted(set(wanted) - set(GATEWAYS))
     if unknown:

@@ -58,7 +58,8 @@ def fresh_order_id(client: Any, order_id: str) -> str:
     """
     if getattr(client, "sandbox", None) is not None:
         return order_id
-    return f"{order_id}-{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
+    suffix = f"-{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
+    return order_id[: 50 - len(suffix)] + suffix  # an order_id may have at most 50 characters
 
 
 def _step(title: str) -> None:
@@ -85,14 +86,20 @@ def run_tour() -> int:
             print(json.dumps(dict(created), indent=2))
 
             _step("2. Open the payment_url and pay with iDEAL, scenario Success")
-            page = requests.post(created["payment_url"], data={"gateway": "IDEAL", "scenario": "success"},
-                                 allow_redirects=False, timeout=10)
+            page = requests.post(
+                created["payment_url"],
+                data={"gateway": "IDEAL", "scenario": "success"},
+                allow_redirects=False,
+                timeout=10,
+            )
             print(f"payment page answered {page.status_code}, redirecting to {page.headers.get('Location')}")
 
             _step("3. The webhook arrives, signed")
             note = receiver.wait_for("my-order-id-1", status="completed")
-            print(f"notification: order {note['order_id']} status={note['status']} "
-                  f"financial_status={note['financial_status']} verified={note['verified']}")
+            print(
+                f"notification: order {note['order_id']} status={note['status']} "
+                f"financial_status={note['financial_status']} verified={note['verified']}"
+            )
 
             _step("4. GET the order (GET /orders/my-order-id-1)")
             got = client.get_order("my-order-id-1")

@@ -12,6 +12,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
+import requests
 
 from .display import error_card, order_card, status_line
 from .errors import MspError
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from .journal import Journal
     from .receiver import WebhookReceiver
 
+# What a widget shows inline instead of raising out of a button handler: API errors and network failures.
+_SHOWN = (MspError, requests.RequestException)
 OUTCOMES = ("completed", "declined", "cancelled", "expired", "uncleared")
 _LAYOUT = {"description_width": "110px"}
 
@@ -67,7 +70,7 @@ def order_form(
         )  # fmt: skip
         try:
             form.created = client.create_order(order)
-        except MspError as exc:
+        except _SHOWN as exc:
             form.result.value = error_card(exc)
             return
         form.result.value = order_card(form.created)
@@ -94,7 +97,7 @@ def payment_panel(client: Client, order_id: str, payment_url: str | None = None)
             def pay(_: Any, outcome: str = outcome) -> None:
                 try:
                     panel.result.value = order_card(sandbox.pay(order_id, outcome))
-                except MspError as exc:
+                except _SHOWN as exc:
                     panel.result.value = error_card(exc)
 
             button.on_click(pay)
@@ -137,7 +140,7 @@ def status_tracker(order_id: str, *, receiver: WebhookReceiver | None = None, cl
         def refresh(_: Any = None) -> None:
             try:
                 show(client.get_order(order_id))
-            except MspError as exc:
+            except _SHOWN as exc:
                 tracker.status.value = error_card(exc)
 
         tracker.refresh.on_click(refresh)
