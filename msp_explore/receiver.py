@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -70,7 +71,9 @@ class WebhookReceiver:
         from .sandbox import DEFAULT_API_KEY
 
         sandbox = getattr(client, "sandbox", None)
-        self._api_key = api_key or getattr(client, "_api_key", None) or os.environ.get("MSP_API_KEY") or DEFAULT_API_KEY
+        # Client keeps its key in its (masked) Settings, never as a plain attribute.
+        client_key = getattr(getattr(client, "_settings", None), "api_key", None) or getattr(client, "_api_key", None)
+        self._api_key = api_key or client_key or os.environ.get("MSP_API_KEY") or DEFAULT_API_KEY
         self.journal = journal
         self.client = client
         self.public_url = public_url
@@ -167,6 +170,9 @@ class WebhookReceiver:
         if method == "GET":
             body, reason = self._fetch(order_id)
             verified = reason is None
+            # Never 200 for a failure: MultiSafepay only retries what is not acknowledged, and a 200
+            # whose reason happened to contain "OK" would count as acknowledged.
+            status = 400 if not order_id else 502
         elif len(raw) > MAX_BODY:
             body, verified, reason, status = raw[:MAX_BODY], False, f"body larger than {MAX_BODY} bytes", 413
         else:
@@ -182,7 +188,7 @@ class WebhookReceiver:
                 verified, reason, status = False, "body is not a JSON object", 400
         try:
             record = self._store(method, order_id, body, query, headers, verified, reason)
-        except (MspError, OSError, ValueError) as exc:
+        except (MspError, OSError, ValueError, sqlite3.Error) as exc:
             # Not stored, so not acknowledged: the sender retries and nothing is lost.
             logger.error("could not store a notification for %s: %s", order_id, exc)
             return 503, "storage failed; retry later"
@@ -200,7 +206,7 @@ class WebhookReceiver:
             return None, "GET notification, and no client to fetch the order with"
         try:
             return json.dumps(self.client.get_order(order_id)), None
-        except MspError as exc:
+        except (MspError, OSError) as exc:  # OSError includes requests' network errors
             return None, f"could not fetch the order: {exc}"
 
     def _store(
@@ -259,5 +265,8 @@ class WebhookReceiver:
         return {
             "order_id": key[0], "status": order.get("status"), "financial_status": order.get("financial_status"),
             "verified": verified, "duplicate": duplicate, "reason": reason, "method": method,
-            "received_at": datetime.now(timezone.utc).isoformat(), "timestamp": query.get("timestamp"), "id": None,
+            # timespec: a bare isoformat() drops ".000000" on a whole second, and then pandas, having
+            # inferred the format from the first row, fails to parse the whole column.
+            "received_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            "timestamp": query.get("timestamp"), "id": None,
         }  # fmt: skip
