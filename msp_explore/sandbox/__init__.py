@@ -10,11 +10,13 @@ Usage::
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import datetime
 from typing import Any
 
 from .._server import BackgroundServer
+from ..errors import ValidationError
 from .app import create_app
 from .clock import SEEDED_START, Clock
 from .notify import Notifier
@@ -103,22 +105,21 @@ class Sandbox:
     ) -> dict[str, Any]:
         """Do what submitting the payment page does, and return the order as GET would.
 
-        ``scenario`` is the status it should lead to ("completed", "declined", "cancelled", "expired",
-        "uncleared"), a scenario name from the test page ("success", "failure"), or the test card number
-        or IBAN to pay with. Without a gateway on the order, one is inferred (iDEAL by default).
+        ``scenario`` is the outcome ("completed", "declined", "cancelled", "expired", "uncleared"), a
+        scenario name from the test page ("success", "failure"), or the test card number or IBAN to pay
+        with. Without a gateway on the order, one is inferred (iDEAL by default, then the first method
+        that offers the outcome). Outcomes are MultiSafepay's: iDEAL's "Cancelled" scenario ends void.
+        Without a scenario, a direct card order pays with the card it was created with.
         """
         try:
             order = self.store.pay(order_id, scenario, gateway)
         except Reject as exc:
-            from ..errors import ValidationError
-
             field, _, rule = exc.error_info.partition(": ")
             raise ValidationError(field if rule else "scenario", rule or exc.error_info) from None
         return self.get_order(order.order_id)
 
     def get_order(self, order_id: str) -> dict[str, Any]:
-        import json
-
+        """The order as GET /orders/{order_id} returns it."""
         with self.store.lock:
             return json.loads(self.store.get(order_id).body)  # type: ignore[no-any-return]
 
