@@ -83,9 +83,15 @@ def _listen(args: argparse.Namespace) -> int:
 
 def _scenarios(args: argparse.Namespace) -> int:
     from .client import connect
+    from .errors import MspError
     from .scenarios import run_scenarios
 
     client = connect()
+    if client.sandbox is None:
+        raise MspError(
+            "this command pays through the embedded sandbox; unset MSP_API_KEY, or in a notebook use "
+            "run_scenarios(client) to create orders and pay each payment_url on MultiSafepay's test page"
+        )
     results = run_scenarios(client, progress=False)
     table = results.set_index(["method", "scenario"])[["label", "status", "financial_status"]]
     print(f"Every test scenario of {results['method'].nunique()} payment methods, on {client!r}:")

@@ -30,6 +30,9 @@ def run_scenarios(
     Delayed outcomes (bank transfers, direct debits, uncleared cards...) are let happen by moving the
     sandbox clock past the longest delay, so the table shows where each scenario finally ends.
 
+    On MultiSafepay's test API nobody but you can pay: one order per method is created, and the table
+    lists their ``payment_url`` to open and pay on the test page; run it again to see where they ended.
+
     Returns
     -------
     DataFrame
@@ -44,10 +47,7 @@ def run_scenarios(
 
     sandbox = getattr(client, "sandbox", None)
     if sandbox is None:
-        raise MspError(
-            "run_scenarios pays through the embedded sandbox; on MultiSafepay's test API open each "
-            "order's payment_url and pick the scenario on the test page"
-        )
+        return _orders_to_pay_by_hand(client, gateways, amount=amount, currency=currency, prefix=prefix)
     if isinstance(gateways, str):
         gateways = [gateways]
     wanted = [g.upper() for g in gateways] if gateways is not None else [g for g in GATEWAYS if g != "CREDITCARD"]
@@ -74,4 +74,27 @@ def run_scenarios(
     for row, order in zip(rows, final, strict=True):
         row["status"], row["financial_status"] = order["status"], order["financial_status"]
     columns = ["method", "scenario", "label", "after_pay", "status", "financial_status", "order_id"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _orders_to_pay_by_hand(
+    client: Client, gateways: Iterable[str] | None, *, amount: int, currency: str, prefix: str
+) -> pd.DataFrame:
+    import pandas as pd
+
+    from .tutorial import fresh_order_id
+
+    wanted = [gateways] if isinstance(gateways, str) else list(gateways or [g["id"] for g in client.list_gateways()])
+    rows = []
+    for gateway in wanted:
+        order_id = fresh_order_id(client, f"{prefix}-{gateway.lower()}")
+        created = client.create_order(
+            order_id=order_id, currency=currency, amount=amount, gateway=gateway, description=f"Test {gateway}"
+        )
+        rows.append({"method": gateway, "scenario": "", "label": "pay on the test page", "after_pay": "",
+                     "order_id": order_id, "payment_url": created.get("payment_url")})  # fmt: skip
+    final = client.get_orders([row["order_id"] for row in rows], progress=False)
+    for row, order in zip(rows, final, strict=True):
+        row["status"], row["financial_status"] = order["status"], order["financial_status"]
+    columns = ["method", "scenario", "label", "after_pay", "status", "financial_status", "order_id", "payment_url"]
     return pd.DataFrame(rows, columns=columns)

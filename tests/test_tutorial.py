@@ -166,11 +166,12 @@ def test_run_scenarios_refuses_an_unknown_gateway(client: Client, api: requests.
     assert api.get(f"{api.base}/orders/scenario-001").status_code == 404  # type: ignore[attr-defined]  # nothing created
 
 
-def test_run_scenarios_needs_the_sandbox(plain_client: Client, api: requests.Session) -> None:
-    with pytest.raises(MspError, match="pays through the embedded sandbox") as info:
-        run_scenarios(plain_client, progress=False)
-    assert "payment_url" in str(info.value)
-    assert api.get(f"{api.base}/orders/scenario-001").status_code == 404  # type: ignore[attr-defined]
+def test_run_scenarios_without_a_sandbox_leaves_paying_to_a_person(plain_client: Client) -> None:
+    results = run_scenarios(plain_client, ["IDEAL", "VISA"], progress=False)
+    assert list(results["method"]) == ["IDEAL", "VISA"]
+    assert set(results["status"]) == {"initialized"}
+    assert all(url.startswith("http://127.0.0.1:") and "/connect/" in url for url in results["payment_url"])
+    assert (results["label"] == "pay on the test page").all()
 
 
 # -- msp-explore scenarios --------------------------------------------------------------------------------
@@ -196,4 +197,4 @@ def test_the_scenarios_command_explains_why_it_cannot_run_on_the_test_api(sandbo
     assert result.returncode == 1
     assert result.stdout == "" and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith("msp-explore scenarios: run_scenarios pays through the embedded sandbox")
+    assert result.stderr.startswith("msp-explore scenarios: this command pays through the embedded sandbox")
