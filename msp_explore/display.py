@@ -13,8 +13,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
-# Amounts are in minor units; these currencies have none (the sandbox uses the same list).
-ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "ISK", "HUF", "CLP", "VND", "XOF", "XAF"})
+from .currencies import exponent
 
 _GREEN, _BLUE, _AMBER, _RED, _GREY, _PURPLE = "#1a7f37", "#0969da", "#9a6700", "#cf222e", "#6e7781", "#8250df"
 _STATUS_COLOURS = {
@@ -43,11 +42,12 @@ def format_amount(amount: Any, currency: Any) -> str:
     code = str(currency or "").upper()
     if isinstance(amount, bool) or not isinstance(amount, int):
         return f"{code} {amount}".strip()
-    if code in ZERO_DECIMAL_CURRENCIES:
+    digits = exponent(code)
+    if digits == 0:
         return f"{code} {amount:,}".strip()
     sign = "-" if amount < 0 else ""
-    whole, cents = divmod(abs(amount), 100)
-    return f"{code} {sign}{whole:,}.{cents:02d}".strip()
+    whole, minor = divmod(abs(amount), 10**digits)
+    return f"{code} {sign}{whole:,}.{minor:0{digits}d}".strip()
 
 
 def _badge(field: str, value: Any) -> str:

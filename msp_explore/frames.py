@@ -61,6 +61,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
+from .currencies import CURRENCY_EXPONENTS
+
 __all__ = [
     "OrderFrames",
     "costs_frame",
@@ -97,12 +99,6 @@ _CATEGORIES = {
 _TIMESTAMPS = frozenset({"created", "modified", "completed", "completed_date"})
 _CODES = frozenset({"last4", "card_expiry_date", "reason_code", "response_code"})
 
-# ISO 4217 minor units that are not 2; every other currency code counts as 2 decimals.
-CURRENCY_EXPONENTS: dict[str, int] = {
-    **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0),
-    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
-    **dict.fromkeys("CLF UYW".split(), 4),
-}
 
 _BLOCK_SIZE = 16 << 20  # pyarrow.json reads this much per thread at a time; faster here than its 1 MiB
 Raw = Any  # one table column before typing: a Python list or a pyarrow Array, one value per row

@@ -354,7 +354,6 @@ GATEWAYS: dict[str, Gateway] = {
 # Cards: which brand a test card number belongs to, so CREDITCARD payments report the real scheme.
 CARD_BRANDS = {s.key: brand for brand, scenarios in _CARDS.items() for s in scenarios}
 
-ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "ISK", "HUF", "CLP", "VND", "XOF", "XAF"}
 CURRENCIES = {
     "EUR",
     "USD",

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..currencies import to_units
 from . import validate
-from .catalog import CARD_BRANDS, GATEWAYS, GIFTCARD_BALANCE, ZERO_DECIMAL_CURRENCIES, Gateway, Scenario
+from .catalog import CARD_BRANDS, GATEWAYS, GIFTCARD_BALANCE, Gateway, Scenario
 from .catalog import scenario_for_amount as _amount_scenario
 from .clock import Clock
 from .notify import Notifier
@@ -37,7 +38,7 @@ def encode(obj: Any) -> bytes:
 
 
 def units(cents: int, currency: str) -> float:
-    return cents if currency in ZERO_DECIMAL_CURRENCIES else cents / 100
+    return to_units(cents, currency)
 
 
 @dataclass
