@@ -16,10 +16,12 @@ from urllib.parse import quote
 
 import pytest
 import requests
+import requests.adapters
 from _faulty_server import FaultyServer
 from conftest import TUTORIAL_ORDER
+from urllib3 import HTTPConnectionPool
 
-from msp_explore.client import Client, connect
+from msp_explore.client import Client, _never_sent, _retryable, connect
 from msp_explore.config import LIVE_API, TEST_API
 from msp_explore.display import OrderResult, format_amount, order_card
 from msp_explore.errors import ApiError, AuthenticationError, NotFoundError, ValidationError
@@ -161,14 +163,16 @@ def test_get_orders_leaves_the_progress_bar_to_tqdm(client: Client, monkeypatch:
             pass
 
         def update(self, n: int = 1) -> None:
-            pass
+            updates.append(n)
 
+    updates: list[int] = []
     monkeypatch.setattr(tqdm.auto, "tqdm", FakeBar)
     client.create_order(ORDER)
-    client.get_orders(["order-1"])
+    client.get_orders(["order-1"] * 30, max_workers=3)
+    assert sum(updates) == 30  # in steps, not necessarily one per order
     client.get_orders(["order-1"], progress=False)
     # An explicit disable=False would override TQDM_DISABLE=1, so progress=True must not pass one.
-    assert "disable" not in seen[0] and seen[0]["total"] == 1
+    assert "disable" not in seen[0] and seen[0]["total"] == 30
     assert seen[1]["disable"] is True
 
 
@@ -186,6 +190,171 @@ def test_get_orders_grows_the_connection_pool(client: Client) -> None:
     client.get_orders(["order-1"] * 20, max_workers=16, progress=False)
     adapter = client.session.get_adapter(client.base_url)
     assert adapter._pool_maxsize >= 16  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every request as it reaches urllib3: the pool and the arguments of each ``urlopen``."""
+    calls: list[dict[str, Any]] = []
+    urlopen = HTTPConnectionPool.urlopen
+
+    def recording(
+        self: HTTPConnectionPool, method: str, url: str, body: Any = None, headers: Any = None, **kw: Any
+    ) -> Any:
+        calls.append({"pool": self, "method": method, "url": url, "body": body, "headers": dict(headers or {}), **kw})
+        return urlopen(self, method, url, body, headers, **kw)
+
+    monkeypatch.setattr(HTTPConnectionPool, "urlopen", recording)
+    return calls
+
+
+@pytest.fixture
+def environment_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URLs ``Session.merge_environment_settings`` ran for: once per request on requests' own path."""
+    urls: list[str] = []
+    merge = requests.Session.merge_environment_settings
+
+    def counting(self: requests.Session, url: str, *args: Any) -> Any:
+        urls.append(url)
+        return merge(self, url, *args)
+
+    monkeypatch.setattr(requests.Session, "merge_environment_settings", counting)
+    return urls
+
+
+def test_get_orders_prepares_its_requests_once(client: Client, environment_reads: list[str]) -> None:
+    client.create_order(ORDER)
+    environment_reads.clear()
+    client.get_orders(["order-1"] * 20, max_workers=4, progress=False)
+    assert environment_reads == [client.base_url + "/"]
+    client.get_order("order-1")
+    assert len(environment_reads) == 2
+
+
+def test_get_orders_sends_what_get_order_sends(client: Client, sent: list[dict[str, Any]]) -> None:
+    client.create_order(ORDER, order_id="a/b c")  # an id that needs quoting
+    sent.clear()
+    one = client.get_order("a/b c")
+    (many,) = client.get_orders(["a/b c"], progress=False)
+    assert one == many and type(one) is type(many) is OrderResult
+    ordinary, batched = sent
+    assert ordinary["pool"] is batched["pool"]  # the session's own pool and connections
+    assert ordinary["headers"]["api_key"] == client._settings.api_key
+    for call in sent:
+        timeout = call.pop("timeout")
+        assert (timeout.connect_timeout, timeout.read_timeout) == pytest.approx((client.timeout,) * 2, abs=0.5)
+    assert ordinary == batched
+
+
+def test_get_orders_reuses_the_pooled_connections(client: Client, sent: list[dict[str, Any]]) -> None:
+    client.create_order(ORDER)
+    sent.clear()
+    client.get_orders(["order-1"] * 40, max_workers=4, progress=False)
+    pool = sent[0]["pool"]
+    assert len(sent) == 40 and all(call["pool"] is pool for call in sent)
+    assert pool.num_connections <= 4  # kept alive, not one per order
+
+
+def test_get_orders_starts_no_order_after_a_failure(client: Client, sent: list[dict[str, Any]]) -> None:
+    client.create_order(ORDER)
+    sent.clear()
+    with pytest.raises(NotFoundError):
+        client.get_orders(["missing", "order-1", "order-1"], max_workers=1, progress=False)
+    assert [call["url"].rsplit("/", 1)[1] for call in sent] == ["missing"]
+
+
+class _OtherSession(requests.Session):
+    pass
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s.cookies.set("lb", "x"),  # a cookie may be for some paths only
+        lambda s: setattr(s, "auth", ("user", "pass")),  # an auth may sign each URL
+        lambda s: s.params.update({"locale": "nl"}),
+        lambda s: s.hooks["response"].append(lambda r, **kw: r),
+        lambda s: setattr(s, "stream", True),
+        lambda s: s.proxies.update({"http": "http://proxy.invalid:3128"}),
+        lambda s: s.mount(s.base, _Adapter()),  # type: ignore[attr-defined]
+        lambda s: setattr(s.get_adapter(s.base), "request_url", lambda *a: "/"),  # type: ignore[attr-defined]
+        lambda s: setattr(s, "send", s.send),  # patched on the instance, as a test double might
+    ],
+    ids=["cookie", "auth", "params", "hook", "stream", "proxy", "adapter subclass", "patched adapter", "patched send"],
+)
+def test_a_session_out_of_the_ordinary_is_not_batched(sandbox: Sandbox, change: Any) -> None:
+    # What requests works out per request from the session, it keeps working out: get_orders then
+    # sends every GET through the session.
+    with requests.Session() as session:
+        session.base = sandbox.url  # type: ignore[attr-defined]
+        c = made(Client(sandbox.api_key, base_url=sandbox.url, session=session))
+        c._ensure_pool(10)
+        assert c._batch() is not None
+        change(session)
+        assert c._batch() is None
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    pass
+
+
+def test_a_session_subclass_or_a_patched_adapter_gets_every_request(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, environment_reads: list[str]
+) -> None:
+    with _OtherSession() as session:
+        c = made(Client(sandbox.api_key, base_url=sandbox.url, session=session))
+        c.create_order(ORDER)
+        environment_reads.clear()
+        c.get_orders(["order-1"] * 3, progress=False)
+        assert len(environment_reads) == 3
+    # How ``responses`` intercepts requests: it replaces HTTPAdapter.send.
+    seen: list[str] = []
+    send = requests.adapters.HTTPAdapter.send
+
+    def intercepting(self: requests.adapters.HTTPAdapter, request: requests.PreparedRequest, **kw: Any) -> Any:
+        seen.append(str(request.url))
+        return send(self, request, **kw)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", intercepting)
+    c = made(Client(sandbox.api_key, base_url=sandbox.url))
+    environment_reads.clear()
+    c.get_orders(["order-1"] * 3, progress=False)
+    assert len(seen) == 3 and len(environment_reads) == 3
+
+
+def test_a_session_hook_sees_every_order(sandbox: Sandbox) -> None:
+    with requests.Session() as session:
+        statuses: list[int] = []
+        session.hooks["response"].append(lambda r, **kw: statuses.append(r.status_code))
+        c = made(Client(sandbox.api_key, base_url=sandbox.url, session=session))
+        c.create_order(ORDER)
+        c.get_orders(["order-1"] * 5, max_workers=2, progress=False)
+        assert statuses == [200] * 6
+
+
+def test_a_cookie_from_the_api_goes_along_from_then_on(
+    sandbox: Sandbox, faulty: FaultyServer, sent: list[dict[str, Any]]
+) -> None:
+    c = flaky_client(sandbox, faulty)
+    c.create_order(ORDER)
+    body = json.dumps({"success": True, "data": {**sandbox.get_order("order-1")}}).encode()
+    faulty.plan(("200", {"Content-Type": "application/json", "Set-Cookie": "lb=node-2; Path=/"}, body))
+    sent.clear()
+    got = c.get_orders(["order-1"] * 3, max_workers=1, progress=False)
+    assert [o["order_id"] for o in got] == ["order-1"] * 3
+    assert c.session.cookies.get("lb") == "node-2"
+    assert [call["headers"].get("Cookie") for call in sent] == [None, "lb=node-2", "lb=node-2"]
+
+
+def test_a_replaced_pool_hands_the_batch_back_to_the_session(client: Client, sent: list[dict[str, Any]]) -> None:
+    client.create_order(ORDER)
+    batch = client._batch()
+    assert batch is not None and batch.usable()
+    client._ensure_pool(50)  # what a get_orders with more workers does: a new adapter and pool
+    assert not batch.usable()
+    sent.clear()
+    assert client._get_order("order-1", batch=batch)["order_id"] == "order-1"
+    assert sent[0]["pool"] is not batch._pool
 
 
 def test_update_ship_and_cancel(client: Client, sandbox: Sandbox) -> None:
@@ -503,6 +672,101 @@ def test_retries_stop_at_the_deadline(sandbox: Sandbox, faulty: FaultyServer) ->
     assert 2 <= len(faulty.received) <= 4
 
 
+@pytest.mark.parametrize("fault", ["reset", "500", "503", "429", "forward_reset", "forward_502"])
+def test_get_orders_retries_like_get_order(sandbox: Sandbox, faulty: FaultyServer, fault: str) -> None:
+    c = flaky_client(sandbox, faulty)
+    c.create_order(ORDER)
+    faulty.plan(fault, fault)
+    assert [o["order_id"] for o in c.get_orders(["order-1"], progress=False)] == ["order-1"]
+    assert [step for method, _, step in faulty.received if method == "GET"] == [fault, fault, "proxy"]
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "stall",
+        "reset",
+        "502",
+        ("429", {"Retry-After": "120"}),
+        ("200", {"Content-Type": "application/json"}, b"{oops"),
+        ("200", {"Content-Type": "application/json"}, b'{"success": false, "error_code": 1032, "error_info": "No"}'),
+        ("404", {"Content-Type": "application/json"}, b'{"success": false, "error_code": 1006, "error_info": "No"}'),
+        ("302", {"Location": "https://elsewhere.example/"}, b""),
+    ],
+)
+def test_get_orders_fails_like_get_order(sandbox: Sandbox, faulty: FaultyServer, step: Any) -> None:
+    c = flaky_client(sandbox, faulty, timeout=0.3, max_attempts=1)
+    failures = []
+    for call in _both_ways(c):
+        faulty.plan(step)
+        failures.append(_failure(call))
+    one, many = failures
+    assert type(one) is type(many) and str(one) == str(many)
+    assert _retryable(one, True) == _retryable(many, True) and _never_sent(one) == _never_sent(many)
+    if isinstance(one, ApiError):
+        assert (one.status_code, one.error_code, one.error_info) == (many.status_code, many.error_code, many.error_info)
+        assert type(one.response) is type(many.response) is requests.Response
+        for field in ("status_code", "reason", "url", "content", "encoding"):
+            assert getattr(one.response, field) == getattr(many.response, field)
+        assert one.response.request.headers == many.response.request.headers
+        assert one.response.request.headers["api_key"] == "[redacted]"
+        assert (one.response.next is None) == (many.response.next is None)
+        if one.response.next is not None:
+            assert one.response.next.headers == many.response.next.headers
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "application/json; charset=UTF-8", "application/json; charset=latin-1", "text/plain", None],
+)
+def test_get_orders_reads_answers_like_get_order(sandbox: Sandbox, faulty: FaultyServer, content_type: Any) -> None:
+    c = flaky_client(sandbox, faulty)
+    c.create_order(ORDER, description="Crème brûlée")
+    body = json.dumps({"success": True, "data": sandbox.get_order("order-1")}, ensure_ascii=False).encode()
+    headers = {"Content-Type": content_type} if content_type else {}
+    got = []
+    for call in _both_ways(c):
+        faulty.plan(("200", headers, body))
+        got.append(call())
+    one, (many,) = got
+    assert one == many and many["description"] == one["description"]
+
+
+def test_get_orders_goes_to_the_journal(sandbox: Sandbox, tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as journal, Client(sandbox.api_key, base_url=sandbox.url, journal=journal) as c:
+        c.create_order(ORDER)
+        c.get_orders(["order-1", "order-1"], progress=False)
+        with pytest.raises(NotFoundError):
+            c.get_orders(["missing"], progress=False)
+        requests_ = journal.requests_frame()
+        assert requests_[["method", "path", "status_code"]].values.tolist() == [
+            ["POST", "/orders", 200],
+            ["GET", "/orders/order-1", 200],
+            ["GET", "/orders/order-1", 200],
+            ["GET", "/orders/missing", 404],
+        ]
+        assert requests_["error_code"].tolist()[-1] == 1006
+        assert len(journal.history("order-1")) == 2
+
+
+def test_a_refused_get_orders_fails_like_get_order() -> None:
+    c = offline_client()
+    one, many = (_failure(call) for call in _both_ways(c))
+    assert type(one) is type(many) is requests.ConnectionError
+    assert _never_sent(one) and _never_sent(many)
+
+
+def _both_ways(c: Client) -> tuple[Any, Any]:
+    """get_order, through the session, and get_orders, through a batch."""
+    return lambda: c.get_order("order-1"), lambda: c.get_orders(["order-1"], progress=False)
+
+
+def _failure(call: Any) -> BaseException:
+    with pytest.raises((ApiError, requests.RequestException)) as info:
+        call()
+    return info.value
+
+
 def test_a_refused_connection_is_retried_then_raised() -> None:
     c = Client("key", base_url=f"http://127.0.0.1:{closed_port()}/v1/json", max_attempts=3, backoff=0.001)
     slept: list[float] = []
@@ -608,6 +872,8 @@ def _exception_texts(exc: BaseException) -> list[str]:
     if response is not None:
         texts += [str(response), repr(response), repr(dict(response.request.headers))]
         assert response.request.headers.get("api_key") in (None, "[redacted]")
+        if response.next is not None:  # a redirect, not followed
+            texts.append(repr(dict(response.next.headers)))
     return texts
 
 
@@ -636,6 +902,26 @@ def test_the_key_never_shows(
             (lambda: faulty.plan("stall", "stall") or through.get_order("order-1"), requests.Timeout),
             (lambda: faulty.plan("503", "503") or through.get_order("order-1"), ApiError),  # 5xx exhausted
             (lambda: faulty.plan(("200", {}, b"{bad json")) or through.get_order("order-1"), ApiError),
+            (
+                lambda: faulty.plan(("302", {"Location": "http://elsewhere.example/"}, b"")) or through.get_order("x"),
+                ApiError,
+            ),
+            # the same through get_orders, which prepares its requests once
+            (lambda: wrong.get_orders(["order-1"], progress=False), AuthenticationError),
+            (lambda: right.get_orders(["order-1", "missing"], progress=False), NotFoundError),
+            (lambda: refused.get_orders(["order-1"], progress=False), requests.ConnectionError),
+            (
+                lambda: faulty.plan("stall", "stall") or through.get_orders(["order-1"], progress=False),
+                requests.Timeout,
+            ),
+            (lambda: faulty.plan("503", "503") or through.get_orders(["order-1"], progress=False), ApiError),
+            (
+                lambda: (
+                    faulty.plan(("302", {"Location": "http://elsewhere.example/"}, b""))
+                    or through.get_orders(["x"], progress=False)
+                ),
+                ApiError,
+            ),
             # a create whose answer is lost, and whose lookup fails too
             (lambda: faulty.plan("forward_reset", "reset", "reset") or through.create_order(ORDER), OSError),
         ]

@@ -297,7 +297,7 @@ def submit_page(session_id: str) -> Response:
             s.key for s in GATEWAYS[str(gateway).upper()].scenarios
         }:
             raise Reject(400, 1000, "Invalid card number")
-    inputs = {"expiry": form.get("expiry"), "holder": form.get("holder")}
+    inputs = {key: form.get(key) for key in ("expiry", "holder", "card_number", "iban") if form.get(key)}
     _store().pay(order.order_id, choice, gateway, inputs)
     status = order.data["status"]
     options = order.payment_options

@@ -315,7 +315,7 @@ class Store:
                 gateway = self.infer_gateway(order, choice)
             choice = choice or order.preset
             scenario = self.resolve(order, gateway, choice)
-            self._pay(order, gateway, scenario, dict(inputs or {}, card_number=choice, iban=choice))
+            self._pay(order, gateway, scenario, {"card_number": choice, "iban": choice, **(inputs or {})})
         return order
 
     def _pay(self, order: Order, gateway: Gateway, scenario: Scenario, inputs: dict[str, Any]) -> None:
@@ -356,15 +356,18 @@ class Store:
         holder = str(inputs.get("holder") or named or self.rng.choice(_HOLDERS))
         details["external_transaction_id"] = self._digits(16)
         if gateway.form == "card" and scenario is not None:
+            typed = str(inputs.get("card_number") or "").replace(" ", "")
+            number = typed if typed.isdigit() else scenario.key if scenario.key.isdigit() else ""
+            abandoned = scenario.outcome == "expired"  # 3-D Secure never finished: nothing was authorised
             details.update(
                 account_holder_name=holder,
-                authorization_code=self._digits(6),
-                last4=scenario.key[-4:],
+                authorization_code=None if abandoned else self._digits(6),
+                last4=number[-4:] or None,
                 card_expiry_date=_yymm(inputs.get("expiry")),
-                response_code="05" if scenario.outcome == "declined" else "00",
+                response_code=None if abandoned else "05" if scenario.outcome == "declined" else "00",
                 card_authentication_result={
                     "eci": "05",
-                    "status": "N" if "3DS" in scenario.reason else "Y",
+                    "status": "N" if "3DS" in scenario.reason or abandoned else "Y",
                     "version": "2.2.0",
                 },
             )
