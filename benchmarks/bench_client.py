@@ -8,12 +8,11 @@ The sandbox runs in its own process (``msp-explore sandbox``), as the real API r
 machine; ``--in-process`` serves it from a thread of this process instead, as ``connect()`` does, where
 client and server take turns on one interpreter lock.
 
-What to expect: the sandbox's Werkzeug server closes every connection after one response, so against it
-pooling saves nothing and the whole gain is concurrency. On a loopback there is no network latency to
-overlap, only CPU: the ratio is roughly (client + server CPU per request, plus the wake-ups each
-sequential call waits for) / max(client, server): about 2 on two idle cores, swinging with the machine's
-load. Against the real API, where every naive call pays a TCP and TLS handshake plus a round trip, the
-same design gains far more.
+What to expect: the naive loop pays for a new session, TCP connection and server thread per order;
+get_orders reuses kept-alive connections and prepares its request once. On a loopback there is no
+network latency to overlap, only CPU, so the ratio swings with the machine's load (about 3.5-7x with two
+free cores, less when other jobs leave one). Against the real API, where every naive call pays a TCP and
+TLS handshake plus a round trip, the gain is far larger.
 
     python benchmarks/bench_client.py            # exits 1 if the target ratio is missed
 """
