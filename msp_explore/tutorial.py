@@ -14,6 +14,8 @@ from typing import Any
 
 import requests
 
+# The tutorial's example create-order request, as it sends it (notification URLs and all: the sandbox
+# records deliveries to example.com as not sent, and never contacts it).
 TUTORIAL_ORDER = {
     "type": "redirect",
     "order_id": "my-order-id-1",
@@ -22,6 +24,7 @@ TUTORIAL_ORDER = {
     "amount": 1000,
     "description": "Test order description",
     "payment_options": {
+        "notification_url": "https://www.example.com/client/notification?type=notification",
         "notification_method": "POST",
         "redirect_url": "https://www.example.com/client/notification?type=redirect",
         "cancel_url": "https://www.example.com/client/notification?type=cancel",
@@ -32,6 +35,7 @@ TUTORIAL_ORDER = {
         "ip_address": "123.123.123.123",
         "first_name": "John",
         "last_name": "Doe",
+        "company_name": "Test Company Name",
         "address1": "Kraanspoor",
         "house_number": "39C",
         "zip_code": "1033SC",
@@ -39,6 +43,8 @@ TUTORIAL_ORDER = {
         "country": "NL",
         "phone": "0208500500",
         "email": "jdoe@example.com",
+        "referrer": "https://example.com",
+        "user_agent": "Mozilla/5.0 (Windows NT 6.3; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/38.0",
     },
 }
 

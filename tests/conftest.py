@@ -10,39 +10,11 @@ import pytest
 import requests
 
 from msp_explore.sandbox import Sandbox
+from msp_explore.tutorial import TUTORIAL_ORDER
+
+__all__ = ["TUTORIAL_ORDER", "reference"]
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
-TUTORIAL_ORDER = {
-    "type": "redirect",
-    "order_id": "my-order-id-1",
-    "gateway": "",
-    "currency": "EUR",
-    "amount": 1000,
-    "description": "Test order description",
-    "payment_options": {
-        "notification_url": "https://www.example.com/client/notification?type=notification",
-        "notification_method": "POST",
-        "redirect_url": "https://www.example.com/client/notification?type=redirect",
-        "cancel_url": "https://www.example.com/client/notification?type=cancel",
-        "close_window": True,
-    },
-    "customer": {
-        "locale": "nl_NL",
-        "ip_address": "123.123.123.123",
-        "first_name": "John",
-        "last_name": "Doe",
-        "company_name": "Test Company Name",
-        "address1": "Kraanspoor",
-        "house_number": "39C",
-        "zip_code": "1033SC",
-        "city": "Amsterdam",
-        "country": "NL",
-        "phone": "0208500500",
-        "email": "jdoe@example.com",
-        "referrer": "https://example.com",
-        "user_agent": "Mozilla/5.0 (Windows NT 6.3; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/38.0",
-    },
-}
 
 
 def reference(*parts: str) -> Path:
@@ -63,17 +35,11 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-@pytest.fixture(scope="session")
-def sandbox_server() -> Iterator[Sandbox]:
-    with Sandbox(seed=0, sync_notifications=True, retry_interval=0.2) as server:
-        yield server
-
-
 @pytest.fixture
-def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
-    sandbox_server.reset()
-    yield sandbox_server
-    sandbox_server.reset()
+def sandbox(msp_sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The plugin's seeded sandbox (sync notifications, retries every 0.2 s), emptied before and after."""
+    yield msp_sandbox
+    msp_sandbox.reset()
 
 
 @pytest.fixture

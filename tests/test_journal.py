@@ -7,7 +7,8 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
@@ -311,27 +312,39 @@ def test_the_api_key_is_never_stored(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
+import threading
 from msp_explore.journal import Journal
 
 journal = Journal(sys.argv[1])
-for n in range(1, 10**9):
-    if n % 2:
-        row_id = journal.record_notification(
-            order_id=f"order-{n}", body='{"order_id":"order-%d","status":"completed"}' % n,
-            query={"transactionid": f"order-{n}"}, headers={}, verified=True)["id"]
-        print("notifications", row_id, n, flush=True)
-    else:
-        row_id = journal.record_order({"order_id": f"order-{n}", "status": "initialized", "n": n})
-        print("orders", row_id, n, flush=True)
+threads = int(sys.argv[2])
+out = threading.Lock()
+
+def write(first):
+    for n in range(first, 10**9, threads):
+        if n % 2:
+            row_id = journal.record_notification(
+                order_id=f"order-{n}", body='{"order_id":"order-%d","status":"completed"}' % n,
+                query={"transactionid": f"order-{n}"}, headers={}, verified=True)["id"]
+            line = f"notifications {row_id} {n}\\n"
+        else:
+            row_id = journal.record_order({"order_id": f"order-{n}", "status": "initialized", "n": n})
+            line = f"orders {row_id} {n}\\n"
+        with out:  # whole lines only
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+for first in range(1, threads + 1):
+    threading.Thread(target=write, args=(first,)).start()
 """
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-def test_a_killed_writer_loses_nothing_it_reported_stored(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threads", [1, 4], ids=["one-writer", "four-writers-sharing-commits"])
+def test_a_killed_writer_loses_nothing_it_reported_stored(tmp_path: Path, threads: int) -> None:
     path = tmp_path / "journal.sqlite"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(path)],
+        [sys.executable, "-c", WRITER, str(path), str(threads)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -390,6 +403,152 @@ def test_racing_resends_count_once(tmp_path: Path) -> None:
         with ThreadPoolExecutor(8) as pool:
             flags = list(pool.map(resend, range(8)))
     assert flags.count(False) == 1
+
+
+
+# -- group commit ----------------------------------------------------------------------------------
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+def hold_first_commit(journal: Journal, monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list[int]]:
+    """Hold the journal's first commit until the returned event is set; list every commit's batch size.
+
+    Writes arriving while it is held queue up, in the order the test starts them, for the next commit.
+    """
+    release, sizes = threading.Event(), []
+    commit = journal._commit
+
+    def held(batch: list[Any]) -> None:
+        sizes.append(len(batch))
+        if len(sizes) == 1:
+            assert release.wait(10)
+        commit(batch)
+
+    monkeypatch.setattr(journal, "_commit", held)
+    return release, sizes
+
+
+def queue_in_order(pool: ThreadPoolExecutor, journal: Journal, calls: list[Callable[[], Any]]) -> list[Any]:
+    futures = []
+    for queued, call in enumerate(calls, start=1):
+        futures.append(pool.submit(call))
+        wait_until(lambda n=queued: len(journal._queue) == n)  # so the queue's order is the calls' order
+    return futures
+
+
+def test_writes_arriving_during_a_commit_share_the_next_one(journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
+    release, sizes = hold_first_commit(journal, monkeypatch)
+    with ThreadPoolExecutor(6) as pool:
+        first = pool.submit(notify, journal, order("first"))
+        wait_until(lambda: sizes == [1])  # alone: a writer with no one to wait for does not wait
+        calls = [lambda i=i: notify(journal, order(f"o-{i}")) for i in range(4)]
+        calls.append(lambda: journal.record_order(order("o-4")))
+        futures = queue_in_order(pool, journal, calls)
+        release.set()
+        results = [future.result(timeout=10) for future in futures]
+    assert first.result()["id"] == 1
+    assert sizes == [1, 5]  # one transaction, one fsync, for the five queued writes
+    assert [(row["order_id"], row["id"]) for row in results[:4]] == [("o-0", 2), ("o-1", 3), ("o-2", 4), ("o-3", 5)]
+    assert results[4] == 1  # the order's own row id, in its own table
+    assert journal.notifications_frame()["order_id"].tolist() == ["first", "o-0", "o-1", "o-2", "o-3"]
+
+
+def test_an_earlier_copy_in_the_same_commit_makes_a_duplicate(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paid = order("a", "completed")
+    release, sizes = hold_first_commit(journal, monkeypatch)
+    calls = [
+        lambda: notify(journal, paid, verified=False, reason="stale"),  # does not count
+        lambda: notify(journal, paid),  # the first copy that counts
+        lambda: notify(journal, paid),  # a retry
+        lambda: notify(journal, json.dumps(paid, indent=2), order_id="a"),  # the same content, reformatted
+        lambda: notify(journal, order("a", "shipped")),  # news
+        lambda: notify(journal, paid, environment="test"),  # another environment's order
+        lambda: notify(journal, paid, verified=False, reason="signature"),  # a replay of something counted
+    ]
+    with ThreadPoolExecutor(len(calls) + 1) as pool:
+        pool.submit(journal.record_request, "GET", "/v1/json/orders/a", status_code=200)
+        wait_until(lambda: sizes == [1])
+        futures = queue_in_order(pool, journal, calls)
+        release.set()
+        flags = [future.result(timeout=10)["duplicate"] for future in futures]
+    assert sizes == [1, len(calls)]
+    assert flags == [False, False, True, True, False, False, True]
+    assert journal.notifications_frame()["duplicate"].tolist() == flags
+
+
+def test_a_failed_commit_fails_every_write_in_it(journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
+    with closing(sqlite3.connect(journal.path)) as conn:  # one row of the group will be refused
+        conn.execute(
+            "CREATE TRIGGER poison BEFORE INSERT ON notifications WHEN NEW.order_id = 'poison' "
+            "BEGIN SELECT RAISE(ABORT, 'poisoned row'); END"
+        )
+    release, sizes = hold_first_commit(journal, monkeypatch)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(notify, journal, order("before"))
+        wait_until(lambda: sizes == [1])
+        calls = [lambda name=name: notify(journal, order(name)) for name in ("good-1", "poison", "good-2")]
+        futures = queue_in_order(pool, journal, calls)
+        release.set()
+        for future in futures:  # good-1 was inserted before the poison, and rolled back with it
+            with pytest.raises(sqlite3.IntegrityError, match="poisoned row"):
+                future.result(timeout=10)
+    assert first.result()["id"] == 1
+    assert sizes == [1, 3]
+    assert journal.notifications_frame()["order_id"].tolist() == ["before"]
+    assert notify(journal, order("after"))["id"] == 2  # and the journal writes on
+
+
+def test_closing_mid_stream_fails_every_queued_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    journal = Journal(tmp_path / "journal.sqlite")
+    release, sizes = hold_first_commit(journal, monkeypatch)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(notify, journal, order("first"))
+        wait_until(lambda: sizes == [1])
+        calls = [lambda i=i: notify(journal, order(f"o-{i}")) for i in range(3)]
+        futures = queue_in_order(pool, journal, calls)
+        journal.close()
+        release.set()
+        for future in [first, *futures]:
+            with pytest.raises(MspError, match="closed"):
+                future.result(timeout=10)
+    assert sizes == [1, 3]
+    with Journal(tmp_path / "journal.sqlite") as reopened:
+        assert reopened.notifications_frame().empty
+
+
+def test_many_threads_at_once_each_get_their_own_rows(journal: Journal) -> None:
+    threads, per_thread = 16, 25
+    start = threading.Barrier(threads)
+
+    def write(t: int) -> list[tuple[str, int, str]]:
+        start.wait()
+        written = []
+        for i in range(per_thread):
+            order_id = f"o-{t}-{i}"
+            if i % 5 == 4:
+                written.append(("orders", journal.record_order(order(order_id)), order_id))
+            else:
+                row = notify(journal, order(order_id))
+                assert row["order_id"] == order_id and not row["duplicate"]
+                written.append(("notifications", row["id"], order_id))
+        return written
+
+    with ThreadPoolExecutor(threads) as pool:
+        written = [w for ws in pool.map(write, range(threads)) for w in ws]  # re-raises any error
+    with closing(sqlite3.connect(journal.path)) as conn:
+        for table in ("notifications", "orders"):
+            mine = [(row_id, order_id) for name, row_id, order_id in written if name == table]
+            stored = conn.execute(f"SELECT id, order_id FROM {table}").fetchall()
+            assert sorted(stored) == sorted(mine)  # every row stored once, under the id its writer was given
+            assert len({row_id for row_id, _ in mine}) == len(mine)
 
 
 # -- frames and export (need msp_explore.frames) ---------------------------------------------------

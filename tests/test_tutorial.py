@@ -57,10 +57,11 @@ def test_tutorial_order_is_the_tutorials_request() -> None:
 def test_tutorial_order_is_a_fresh_deep_copy_each_time() -> None:
     first = tutorial_order()
     first["customer"]["email"] = "changed@example.com"  # type: ignore[index]
-    first["payment_options"]["notification_url"] = "https://example.com/hook"  # type: ignore[index]
+    first["payment_options"]["notification_url"] = "http://127.0.0.1:1/hook"  # type: ignore[index]
     second = tutorial_order()
     assert second["customer"]["email"] == "jdoe@example.com"  # type: ignore[index]
-    assert "notification_url" not in second["payment_options"]  # type: ignore[operator]
+    hook = "https://www.example.com/client/notification?type=notification"
+    assert second["payment_options"]["notification_url"] == hook  # type: ignore[index]
     assert TUTORIAL_ORDER["customer"]["email"] == "jdoe@example.com"  # type: ignore[index]
     assert second == TUTORIAL_ORDER and second is not TUTORIAL_ORDER
 
