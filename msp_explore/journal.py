@@ -8,11 +8,16 @@ Three tables, one row per event, nothing ever updated in place:
     notifications   one row per webhook notification received, verified or not, with the
                     ``Auth``/``Authorization``/``api_key``/cookie headers removed
 
-Durability: the database runs in WAL mode with ``synchronous=FULL`` and autocommit, so every
-``record_*`` call returns only after its row is committed and the WAL is fsynced. A receiver
-acknowledges a notification once it is stored, and MultiSafepay never resends an acknowledged one,
-so a stored row must survive a killed process and a power cut alike. NORMAL would survive only the
-former; FULL still stores thousands of rows per second on an SSD.
+Durability: the database runs in WAL mode with ``synchronous=FULL``, so every ``record_*`` call
+returns only after its row is committed and the WAL is fsynced. A receiver acknowledges a notification
+once it is stored, and MultiSafepay never resends an acknowledged one, so a stored row must survive a
+killed process and a power cut alike. NORMAL would survive only the former.
+
+Group commit: the fsync, not the SQL, is most of a write's cost, so threads writing at the same time
+share one. A caller that finds no write in progress writes its row at once, in its own transaction.
+Callers arriving while a write is in progress queue their rows; when it ends, the first of them writes
+the whole queue in one transaction, in arrival order, and commits once. Each caller returns only after the
+commit that holds its row; if that transaction fails, every caller in it gets the exception.
 """
 
 from __future__ import annotations
@@ -24,10 +29,10 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .errors import MspError, ValidationError
@@ -36,6 +41,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .frames import OrderFrames
+
+_T = TypeVar("_T")
 
 SCHEMA_VERSION = 1
 DEFAULT_PATH = "data/journal.sqlite"
@@ -116,11 +123,35 @@ def _auth_timestamp(auth: str) -> str | None:
     return ts if ts.isdigit() else None
 
 
+class _Write(Generic[_T]):
+    """One caller's part of a group commit: what to run in the transaction, then its outcome."""
+
+    __slots__ = ("work", "done", "result", "error", "lead", "_wakeup")
+
+    def __init__(self, work: Callable[[sqlite3.Connection], _T]) -> None:
+        self.work = work
+        self.done = False  # committed, or failed: result or error is set
+        self.result: _T | None = None
+        self.error: BaseException | None = None
+        self.lead = False  # its caller is to write the queue, this write included
+        # Each waiting caller sleeps on a lock of its own, so a commit wakes exactly the callers it wrote
+        # and the one that writes next; a shared Condition would wake them all, onto one contended lock.
+        self._wakeup = threading.Lock()
+        self._wakeup.acquire()
+
+    def wait(self) -> None:
+        self._wakeup.acquire()
+
+    def wake(self) -> None:
+        self._wakeup.release()
+
+
 class Journal:
     """An append-only SQLite record of orders, API requests and webhook notifications.
 
     One connection is shared by all threads behind a lock: SQLite serialises writers anyway, and a
-    Python lock hands over at once where SQLite's busy handler would sleep and poll.
+    Python lock hands over at once where SQLite's busy handler would sleep and poll. Concurrent writes
+    are committed in groups (see the module docstring).
 
     Usage::
 
@@ -132,7 +163,10 @@ class Journal:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path if path is not None else os.environ.get("MSP_JOURNAL") or DEFAULT_PATH)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the connection
+        self._queue_lock = threading.Lock()  # the two below
+        self._queue: list[_Write[Any]] = []  # writes waiting for the next commit, in arrival order
+        self._writing = False  # a caller is writing (or about to write) a batch
         # isolation_level=None is autocommit: each statement outside BEGIN is committed when it returns.
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
         try:
@@ -185,11 +219,98 @@ class Journal:
             raise MspError(f"journal {self.path} is closed")
         return self._conn
 
+    def _write(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``work`` in a write transaction, shared with concurrent writes; return its result once committed."""
+        write: _Write[_T] = _Write(work)
+        with self._queue_lock:
+            self._queue.append(write)
+            write.lead = not self._writing  # nobody writing: no one to wait for
+            self._writing = True
+        if not write.lead:
+            try:
+                write.wait()  # until the commit holding this write is over, or this caller is to write next
+            except BaseException:  # interrupted (KeyboardInterrupt): do not leave the queue waiting on us
+                self._withdraw(write)
+                raise
+        if write.lead:
+            self._write_queue(write)
+        if write.error is not None:
+            raise write.error
+        return write.result  # type: ignore[return-value]  # set by _commit, as done is
+
+    def _write_queue(self, own: _Write[Any]) -> None:
+        """Commit every queued write in one transaction, wake their callers, and hand over to the next."""
+        batch: list[_Write[Any]] = []
+        try:
+            with self._queue_lock:
+                batch, self._queue = self._queue, []
+            self._commit(batch)  # hands every write its result or the error; raises nothing
+        except BaseException as exc:  # interrupted before the commit began: nothing of the batch is written
+            for write in batch:
+                if not write.done:
+                    write.error, write.done = exc, True
+            raise
+        finally:
+            self._hand_over()
+            for write in batch:
+                if write is not own:
+                    write.wake()
+
+    def _hand_over(self) -> None:
+        """Let the first caller still queued write the next batch; or, with none, let the next caller write."""
+        with self._queue_lock:
+            following = self._queue[0] if self._queue else None
+            if following is None:
+                self._writing = False
+            else:
+                following.lead = True
+        if following is not None:
+            following.wake()  # first: the disk waits for no one while the others are woken
+
+    def _withdraw(self, write: _Write[Any]) -> None:
+        """Take an interrupted caller's write out of the queue, and pass the lead on if it had just been given it."""
+        with self._queue_lock:
+            if write not in self._queue:
+                return  # already being written; its commit will wake nobody, harmlessly
+            self._queue.remove(write)
+            handed_over = write.lead
+        if handed_over:  # it was to write the next batch: someone else must
+            self._hand_over()
+
+    def _commit(self, batch: list[_Write[Any]]) -> None:
+        """Write ``batch`` in one transaction (one fsync) and hand every write its result or the error."""
+        try:
+            with self._lock:
+                conn = self._connection()
+                # IMMEDIATE takes the write lock before anything is read, so two journals (threads or
+                # processes) checking for an earlier copy of the same resend cannot both find none.
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    results = [write.work(conn) for write in batch]
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:  # a failed COMMIT may already have ended it
+                        conn.execute("ROLLBACK")
+                    raise
+        except BaseException as exc:  # the leader re-raises it too, as its own write's error
+            for write in batch:
+                write.error = exc
+        else:
+            for write, result in zip(batch, results, strict=True):
+                write.result = result
+        finally:
+            for write in batch:
+                write.done = True
+
     def _insert(self, table: str, row: dict[str, Any]) -> int:
-        with self._lock:
-            rowid = self._connection().execute(*_insert_sql(table, row)).lastrowid
-        assert rowid is not None
-        return rowid
+        sql, params = _insert_sql(table, row)
+
+        def insert(conn: sqlite3.Connection) -> int:
+            rowid = conn.execute(sql, params).lastrowid
+            assert rowid is not None
+            return rowid
+
+        return self._write(insert)
 
     def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -254,6 +375,7 @@ class Journal:
         verified: bool,
         reason: str | None = None,
         environment: str = "sandbox",
+        parsed: Any = None,
     ) -> dict[str, Any]:
         """Store one received notification and return the stored row.
 
@@ -269,6 +391,8 @@ class Journal:
         body : the raw body as received: stored as given, even if it is not JSON or was truncated.
         query, headers : as received; secret headers and any ``api_key`` parameter are dropped.
         verified : whether the ``Auth`` signature checked out; ``reason`` says why not.
+        parsed : ``body`` already parsed as JSON, if the caller has done so (a receiver must, to reject
+            non-JSON bodies); saves parsing it again. Default: parse ``body`` here.
 
         Returns
         -------
@@ -276,17 +400,17 @@ class Journal:
             The stored columns, with ``id``, ``duplicate`` and the cleaned ``query`` and ``headers``.
         """
         text = _to_text(body)
-        try:
-            parsed = json.loads(text) if text else None
-        except ValueError:
-            parsed = None
+        if parsed is None:
+            try:
+                parsed = json.loads(text) if text else None
+            except ValueError:
+                parsed = None
         order = parsed if isinstance(parsed, dict) else {}
         canonical = text if not order else json.dumps(order, sort_keys=True, separators=(",", ":"))
         clean_query = {k: _first(v) for k, v in dict(query).items() if not _is_secret_key(k)}
-        clean_headers = {
-            k: v for k, v in dict(headers).items() if k.lower().replace("_", "-") not in _SECRET_HEADERS
-        }
-        auth = next((v for k, v in dict(headers).items() if k.lower() == "auth" and isinstance(v, str)), None)
+        headers = dict(headers)
+        clean_headers = {k: v for k, v in headers.items() if k.lower().replace("_", "-") not in _SECRET_HEADERS}
+        auth = next((v for k, v in headers.items() if k.lower() == "auth" and isinstance(v, str)), None)
         timestamp = clean_query.get("timestamp") or (_auth_timestamp(auth) if auth else None)
         if order_id is None:
             order_id = clean_query.get("transactionid") or order.get("order_id")
@@ -299,23 +423,20 @@ class Journal:
             "reason": reason,
         }  # fmt: skip
         body_sha256 = hashlib.sha256(canonical.encode()).hexdigest() if canonical else None
-        with self._lock:
-            conn = self._connection()
-            # IMMEDIATE takes the write lock before the duplicate check, so two receivers (threads or
-            # processes) storing the same resend cannot both see "no earlier copy".
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                earlier = conn.execute(_EARLIER_COPY, (environment, row["order_id"], body_sha256)).fetchone()
-                row["duplicate"] = earlier is not None
-                stored = {**row, "query": json.dumps(clean_query, default=str), "body_sha256": body_sha256}
-                stored["headers"] = json.dumps(clean_headers, default=str)
-                row["id"] = conn.execute(*_insert_sql("notifications", stored)).lastrowid
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # a failed COMMIT may already have ended it
-                    conn.execute("ROLLBACK")
-                raise
-        return row
+        stored = {**row, "query": json.dumps(clean_query, default=str), "body_sha256": body_sha256}
+        stored["headers"] = json.dumps(clean_headers, default=str)
+        # Everything but ``duplicate`` is known now; it is known only inside the transaction, so it goes last.
+        sql, params = _insert_sql("notifications", {**stored, "duplicate": None})
+        earlier_copy = (environment, row["order_id"], body_sha256)
+
+        def insert(conn: sqlite3.Connection) -> dict[str, Any]:
+            # In the group's transaction, after the rows queued before this one: a copy earlier in the
+            # same group counts as an earlier copy.
+            duplicate = conn.execute(_EARLIER_COPY, earlier_copy).fetchone() is not None
+            rowid = conn.execute(sql, (*params[:-1], duplicate)).lastrowid
+            return {**row, "duplicate": duplicate, "id": rowid}
+
+        return self._write(insert)
 
     def orders(self, environment: str | None = None) -> list[dict[str, Any]]:
         """The latest stored state of every order, oldest first (optionally of one environment only)."""

@@ -166,6 +166,7 @@ class WebhookReceiver:
         """Verify, store and answer one notification; returns the HTTP status and body to send."""
         order_id = query.get("transactionid")
         body: bytes | str = raw
+        parsed: Any = None  # the body as a JSON object, once; the journal need not parse it again
         verified, reason, status = True, None, 200
         if method == "GET":
             body, reason = self._fetch(order_id)
@@ -185,9 +186,9 @@ class WebhookReceiver:
                 if not isinstance(parsed, dict):
                     raise ValueError
             except ValueError:
-                verified, reason, status = False, "body is not a JSON object", 400
+                parsed, verified, reason, status = None, False, "body is not a JSON object", 400
         try:
-            record = self._store(method, order_id, body, query, headers, verified, reason)
+            record = self._store(method, order_id, body, query, headers, verified, reason, parsed)
         except (MspError, OSError, ValueError, sqlite3.Error) as exc:
             # Not stored, so not acknowledged: the sender retries and nothing is lost.
             logger.error("could not store a notification for %s: %s", order_id, exc)
@@ -218,6 +219,7 @@ class WebhookReceiver:
         headers: dict[str, str],
         verified: bool,
         reason: str | None,
+        parsed: Any = None,
     ) -> dict[str, Any]:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         if self.journal is not None:
@@ -230,10 +232,11 @@ class WebhookReceiver:
                 verified=verified,
                 reason=reason,
                 environment=self.environment,
+                parsed=parsed,
             )
             record = {key: row.get(key) for key in _COLUMNS}
         else:
-            record = self._remember(method, order_id, text, query, verified, reason)
+            record = self._remember(method, order_id, text, query, verified, reason, parsed)
         with self._cond:
             if self.journal is None:
                 record["id"] = len(self._records) + 1
@@ -249,10 +252,11 @@ class WebhookReceiver:
         query: dict[str, str],
         verified: bool,
         reason: str | None,
+        parsed: Any = None,
     ) -> dict[str, Any]:
         """Without a journal: the same record, kept in memory only."""
         try:
-            order = json.loads(text) if text else {}
+            order = parsed if parsed is not None else (json.loads(text) if text else {})
         except ValueError:
             order = {}
         order = order if isinstance(order, dict) else {}

@@ -20,7 +20,7 @@ import requests
 from conftest import TUTORIAL_ORDER
 
 from msp_explore.errors import MspError, ValidationError
-from msp_explore.journal import SCHEMA_VERSION, Journal
+from msp_explore.journal import SCHEMA_VERSION, Journal, _Write
 from msp_explore.sandbox import Sandbox
 from msp_explore.webhooks import encode_body, sign_notification
 
@@ -405,7 +405,6 @@ def test_racing_resends_count_once(tmp_path: Path) -> None:
     assert flags.count(False) == 1
 
 
-
 # -- group commit ----------------------------------------------------------------------------------
 
 
@@ -522,6 +521,31 @@ def test_closing_mid_stream_fails_every_queued_write(tmp_path: Path, monkeypatch
     assert sizes == [1, 3]
     with Journal(tmp_path / "journal.sqlite") as reopened:
         assert reopened.notifications_frame().empty
+
+
+def test_a_caller_interrupted_in_the_queue_holds_up_no_one(journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
+    release, sizes = hold_first_commit(journal, monkeypatch)
+    interrupted: list[_Write[Any]] = []
+
+    def wait_then_interrupt(write: _Write[Any]) -> None:
+        assert write._wakeup.acquire(timeout=10), "a queued caller was never woken"  # not a hang if so
+        if not interrupted:  # the first caller woken is the one to write next: interrupt it right then
+            interrupted.append(write)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_Write, "wait", wait_then_interrupt)
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(notify, journal, order("first"))
+        wait_until(lambda: sizes == [1])
+        calls = [lambda: notify(journal, order("interrupted")), lambda: notify(journal, order("next"))]
+        futures = queue_in_order(pool, journal, calls)
+        release.set()
+        with pytest.raises(KeyboardInterrupt):
+            futures[0].result(timeout=10)
+        assert futures[1].result(timeout=10)["order_id"] == "next"  # the next in line wrote instead
+    assert first.result()["id"] == 1
+    assert sizes == [1, 1]
+    assert journal.notifications_frame()["order_id"].tolist() == ["first", "next"]
 
 
 def test_many_threads_at_once_each_get_their_own_rows(journal: Journal) -> None:
