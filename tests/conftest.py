@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from msp_explore.client import Client
 from msp_explore.sandbox import Sandbox
 from msp_explore.tutorial import TUTORIAL_ORDER
 
@@ -40,6 +41,14 @@ def sandbox(msp_sandbox: Sandbox) -> Iterator[Sandbox]:
     """The plugin's seeded sandbox (sync notifications, retries every 0.2 s), emptied before and after."""
     yield msp_sandbox
     msp_sandbox.reset()
+
+
+@pytest.fixture
+def client(sandbox: Sandbox) -> Iterator[Client]:
+    """A client for the sandbox as ``connect()`` makes one: ``.sandbox`` is set."""
+    with Client(sandbox.api_key, base_url=sandbox.url) as client:
+        client.sandbox = sandbox
+        yield client
 
 
 @pytest.fixture

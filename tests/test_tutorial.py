@@ -30,14 +30,6 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 @pytest.fixture
-def client(sandbox: Sandbox) -> Iterator[Client]:
-    """A client for the sandbox as ``connect()`` makes one: ``.sandbox`` is set."""
-    with Client(sandbox.api_key, base_url=sandbox.url) as client:
-        client.sandbox = sandbox
-        yield client
-
-
-@pytest.fixture
 def plain_client(sandbox: Sandbox) -> Iterator[Client]:
     """A client pointed at the sandbox's URL only, as for MultiSafepay's test API: no ``.sandbox``."""
     with Client(sandbox.api_key, base_url=sandbox.url) as client:

@@ -26,14 +26,6 @@ SECRET = "KEY-SECRET-123456789"
 
 
 @pytest.fixture
-def client(sandbox: Sandbox) -> Iterator[Client]:
-    """A client for the sandbox as ``connect()`` makes one: ``.sandbox`` is set."""
-    with Client(sandbox.api_key, base_url=sandbox.url) as client:
-        client.sandbox = sandbox
-        yield client
-
-
-@pytest.fixture
 def receiver(client: Client) -> Iterator[WebhookReceiver]:
     with Journal(":memory:") as journal, WebhookReceiver(client=client, journal=journal) as receiver:
         yield receiver

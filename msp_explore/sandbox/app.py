@@ -196,14 +196,11 @@ def get_payment_method(method_id: str) -> Response:
     return ok(listing.payment_method_view(gateway))
 
 
-_BANKS = {"MYBANK": [s for s in GATEWAYS["MYBANK"].scenarios]}
-
-
 @api.get("/issuers/<gateway_id>")
 def list_issuers(gateway_id: str) -> Response:
     if gateway_id.upper() != "MYBANK":
         return error(404, 1023, "No gateway (payment method) available")
-    return ok([{"code": s.key, "description": s.label} for s in _BANKS["MYBANK"]])
+    return ok([{"code": s.key, "description": s.label} for s in GATEWAYS["MYBANK"].scenarios])
 
 
 # -- sandbox controls (not part of MultiSafepay's API; for the CLI sandbox) -----------------------------
