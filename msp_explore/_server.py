@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import http.client
 import io
+import ipaddress
 import threading
 import traceback
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit
 
 from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -17,6 +19,28 @@ from .errors import MspError
 KEEP_ALIVE_MAX_BODY = 4 * 1024 * 1024  # larger bodies are streamed, and their connection closed afterwards
 MAX_HEADERS = 100  # as http.server allows
 MAX_LINE = 65536
+
+_RUNNING: set[tuple[str, int]] = set()  # (host, port) of every BackgroundServer serving in this process
+
+
+def is_local(url: str) -> bool:
+    """Whether a URL points at this machine."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def served_here(url: str) -> bool:
+    """Whether a URL is served by a ``BackgroundServer`` in this very process (whose threads share its GIL)."""
+    parts = urlsplit(url)
+    try:
+        return (parts.hostname, parts.port) in _RUNNING
+    except ValueError:  # a port that is not a number
+        return False
 
 
 class _Handler(WSGIRequestHandler):
@@ -167,10 +191,12 @@ class BackgroundServer:
         self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=_Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_port
+        _RUNNING.add((self.host, self.port))
         self._thread = threading.Thread(target=self._server.serve_forever, name=repr(self), daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        _RUNNING.discard((self.host, self.port))
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

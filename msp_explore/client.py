@@ -289,6 +289,15 @@ def _read(raw: urllib3.BaseHTTPResponse) -> bytes:
         raise requests.exceptions.SSLError(exc)  # noqa: B904
 
 
+def _in_flight(base_url: str) -> int:
+    """How many GETs ``get_orders`` keeps in flight by default (see its docstring for why)."""
+    from ._server import is_local, served_here  # lazily: it imports Werkzeug
+
+    if served_here(base_url):
+        return 1
+    return 4 if is_local(base_url) else 8
+
+
 def _succeeded(body: Any, status: int) -> TypeGuard[dict[str, Any]]:
     return 200 <= status < 300 and isinstance(body, dict) and body.get("success") is True
 
@@ -504,7 +513,9 @@ class Client:
         """Get one order by the order_id it was created with."""
         return self._get_order(_order_id(order_id))
 
-    def get_orders(self, order_ids: Iterable[str], *, max_workers: int = 8, progress: bool = True) -> list[OrderResult]:
+    def get_orders(
+        self, order_ids: Iterable[str], *, max_workers: int | None = None, progress: bool = True
+    ) -> list[OrderResult]:
         """Get many orders concurrently over the pooled connections; results come in input order.
 
         What ``requests`` works out for every call (settings, proxies, the connection pool) is worked out
@@ -514,7 +525,11 @@ class Client:
 
         Parameters
         ----------
-        max_workers : requests in flight at once.
+        max_workers : requests in flight at once. By default 8 for an API elsewhere, where each request
+            mostly waits on the network; 4 for a server on this machine, where there is no network to
+            wait on and client and server only need a CPU each; 1 for a sandbox served from this very
+            process (``connect()``'s), whose threads share one interpreter lock with the client's, so
+            that more requests in flight would only take turns.
         progress : show a ``tqdm`` progress bar (``TQDM_DISABLE=1`` in the environment also hides it).
 
         Raises
@@ -530,6 +545,8 @@ class Client:
         ids = list(order_ids)
         for index, order_id in enumerate(ids):
             _order_id(order_id, f"order_ids[{index}]")
+        if max_workers is None:
+            max_workers = _in_flight(self.base_url)
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
             raise ValidationError("max_workers", "must be an integer of at least 1")
         if not ids:

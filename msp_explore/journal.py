@@ -82,6 +82,12 @@ _REQUEST_COLUMNS = [
 ]  # fmt: skip
 
 
+# Encoders made once: json.dumps with any option builds a new JSONEncoder on every call, which costs
+# more than encoding a notification's query or headers.
+_canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode  # for comparing bodies
+_column_json = json.JSONEncoder(default=str).encode  # query and headers as stored
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
@@ -406,7 +412,7 @@ class Journal:
             except ValueError:
                 parsed = None
         order = parsed if isinstance(parsed, dict) else {}
-        canonical = text if not order else json.dumps(order, sort_keys=True, separators=(",", ":"))
+        canonical = text if not order else _canonical_json(order)
         clean_query = {k: _first(v) for k, v in dict(query).items() if not _is_secret_key(k)}
         headers = dict(headers)
         clean_headers = {k: v for k, v in headers.items() if k.lower().replace("_", "-") not in _SECRET_HEADERS}
@@ -423,8 +429,8 @@ class Journal:
             "reason": reason,
         }  # fmt: skip
         body_sha256 = hashlib.sha256(canonical.encode()).hexdigest() if canonical else None
-        stored = {**row, "query": json.dumps(clean_query, default=str), "body_sha256": body_sha256}
-        stored["headers"] = json.dumps(clean_headers, default=str)
+        stored = {**row, "query": _column_json(clean_query), "body_sha256": body_sha256}
+        stored["headers"] = _column_json(clean_headers)
         # Everything but ``duplicate`` is known now; it is known only inside the transaction, so it goes last.
         sql, params = _insert_sql("notifications", {**stored, "duplicate": None})
         earlier_copy = (environment, row["order_id"], body_sha256)

@@ -8,17 +8,17 @@ first 100 characters is retried ``retries`` times, ``retry_interval`` seconds ap
 from __future__ import annotations
 
 import heapq
-import ipaddress
 import itertools
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 
+from .._server import is_local
 from ..webhooks import sign_notification
 from .clock import Clock
 
@@ -31,17 +31,6 @@ class Notice:
     body: bytes
     attempt: int = 1
     last_ts: int = 0  # timestamp of the previous attempt
-
-
-def is_local(url: str) -> bool:
-    """Whether a URL points at this machine: the only place an offline sandbox may send to."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def acknowledged(status_code: int, text: str) -> bool:
@@ -195,9 +184,7 @@ class Notifier:
         }
         if not self.allow_remote and not is_local(url):
             # The tutorial's example.com URLs must not leave the machine: record, never retry.
-            record["error"] = (
-                "not sent: the sandbox delivers only to localhost/127.0.0.1 (allow_remote=False)"
-            )
+            record["error"] = "not sent: the sandbox delivers only to localhost/127.0.0.1 (allow_remote=False)"
             self.deliveries.append(record)
             return
         try:
