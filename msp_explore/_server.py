@@ -117,6 +117,9 @@ class _Handler(WSGIRequestHandler):
         if self.headers.get("Expect", "").lower().strip() == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         body = self.rfile.read(int(length))
+        if len(body) < int(length):  # the client went away mid-body: nothing to answer, nothing to run
+            self.close_connection = True
+            return
         self.environ = environ = self.make_environ()
         environ["wsgi.input"] = io.BytesIO(body)
         try:

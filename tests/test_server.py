@@ -174,6 +174,16 @@ def test_a_chunked_body_is_read_whole_and_the_connection_closed(server: Backgrou
         connection.close()
 
 
+def test_a_body_cut_short_never_reaches_the_app(server: BackgroundServer) -> None:
+    calls = []
+    with BackgroundServer(lambda environ, start_response: calls.append(environ) or []) as counting:
+        with socket.create_connection((counting.host, counting.port), timeout=2) as sock:
+            sock.sendall(b"POST /n HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"order_id\": ")
+            sock.shutdown(socket.SHUT_WR)  # and no more: the sender died mid-body
+            assert sock.recv(65536) == b""  # closed without an answer
+    assert calls == []
+
+
 def test_expect_100_continue_gets_one_interim_answer(server: BackgroundServer) -> None:
     with socket.create_connection((server.host, server.port), timeout=2) as sock:
         sock.sendall(b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
