@@ -68,10 +68,15 @@ CREATE INDEX IF NOT EXISTS notifications_by_body ON notifications (environment, 
 _SECRET_HEADERS = frozenset(
     {"auth", "authorization", "proxy-authorization", "api-key", "x-api-key", "cookie", "set-cookie"}
 )
-# An earlier verified copy makes a notification a duplicate. A NULL body_sha256 (no body) equals nothing,
-# so bodyless GET notifications are never duplicates.
-_EARLIER_COPY = (
-    "SELECT 1 FROM notifications WHERE environment = ? AND order_id IS ? AND body_sha256 = ? AND verified"
+# What a new notification may be a copy of: the earlier verified ones of its order in the same state
+# (equal bodies mean equal status and financial_status). Usually there are none, and nothing is compared.
+_SAME_STATE = (
+    "SELECT body FROM notifications WHERE environment = ? AND order_id IS ? AND status IS ? "
+    "AND financial_status IS ? AND verified"
+)
+_INSERT_NOTIFICATION = (
+    "INSERT INTO notifications (received_at, environment, order_id, status, financial_status, timestamp, method, "
+    "query, headers, body, body_sha256, verified, reason, duplicate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _NOTIFICATION_COLUMNS = [
     "order_id", "status", "financial_status", "verified", "duplicate", "reason", "method",
@@ -86,6 +91,18 @@ _REQUEST_COLUMNS = [
 # more than encoding a notification's query or headers.
 _canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode  # for comparing bodies
 _column_json = json.JSONEncoder(default=str).encode  # query and headers as stored
+
+
+def _same_body(earlier: str | None, text: str | None, order: dict[str, Any]) -> bool:
+    """Whether two bodies are one: equal as text (a retry), or as JSON (the same content, reformatted)."""
+    if earlier == text:
+        return True
+    if not order or not earlier:
+        return False
+    try:
+        return _canonical_json(json.loads(earlier)) == _canonical_json(order)  # so that true is not 1
+    except ValueError:
+        return False
 
 
 def _now() -> str:
@@ -412,7 +429,6 @@ class Journal:
             except ValueError:
                 parsed = None
         order = parsed if isinstance(parsed, dict) else {}
-        canonical = text if not order else _canonical_json(order)
         clean_query = {k: _first(v) for k, v in dict(query).items() if not _is_secret_key(k)}
         headers = dict(headers)
         clean_headers = {k: v for k, v in headers.items() if k.lower().replace("_", "-") not in _SECRET_HEADERS}
@@ -428,18 +444,21 @@ class Journal:
             "query": clean_query, "headers": clean_headers, "body": text, "verified": bool(verified),
             "reason": reason,
         }  # fmt: skip
-        body_sha256 = hashlib.sha256(canonical.encode()).hexdigest() if canonical else None
-        stored = {**row, "query": _column_json(clean_query), "body_sha256": body_sha256}
-        stored["headers"] = _column_json(clean_headers)
+        body_sha256 = hashlib.sha256(text.encode()).hexdigest() if text else None
         # Everything but ``duplicate`` is known now; it is known only inside the transaction, so it goes last.
-        sql, params = _insert_sql("notifications", {**stored, "duplicate": None})
-        earlier_copy = (environment, row["order_id"], body_sha256)
+        params = (
+            row["received_at"], environment, row["order_id"], row["status"], row["financial_status"],
+            row["timestamp"], row["method"], _column_json(clean_query), _column_json(clean_headers), text,
+            body_sha256, row["verified"], reason,
+        )  # fmt: skip
+        same_state = (environment, row["order_id"], row["status"], row["financial_status"])
 
         def insert(conn: sqlite3.Connection) -> dict[str, Any]:
             # In the group's transaction, after the rows queued before this one: a copy earlier in the
             # same group counts as an earlier copy.
-            duplicate = conn.execute(_EARLIER_COPY, earlier_copy).fetchone() is not None
-            rowid = conn.execute(sql, (*params[:-1], duplicate)).lastrowid
+            earlier = conn.execute(_SAME_STATE, same_state).fetchall() if text else []
+            duplicate = any(_same_body(body, text, order) for (body,) in earlier)
+            rowid = conn.execute(_INSERT_NOTIFICATION, (*params, duplicate)).lastrowid
             return {**row, "duplicate": duplicate, "id": rowid}
 
         return self._write(insert)
