@@ -33,7 +33,8 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bar while timing
 
 import requests  # noqa: E402
 
-from msp_explore.client import Client, _in_flight  # noqa: E402
+from msp_explore._batch import in_flight  # noqa: E402
+from msp_explore.client import Client  # noqa: E402
 from msp_explore.sandbox import DEFAULT_API_KEY, Sandbox  # noqa: E402
 
 TARGET = 3.0
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with sandbox_url(args.in_process) as url, Client(DEFAULT_API_KEY, base_url=url) as client:
-        workers = args.workers or _in_flight(url)
+        workers = args.workers or in_flight(url)
         ids = [f"bench-{i:05d}" for i in range(args.orders)]
         for order_id in ids:
             client.create_order(order_id=order_id, currency="EUR", amount=1000, description="Benchmark order")

@@ -21,7 +21,7 @@ from _faulty_server import FaultyServer
 from conftest import TUTORIAL_ORDER
 from urllib3 import HTTPConnectionPool
 
-from msp_explore.client import Client, _in_flight, _never_sent, _retryable, connect
+from msp_explore.client import Client, _never_sent, _retryable, connect
 from msp_explore.config import LIVE_API, TEST_API
 from msp_explore.display import OrderResult, format_amount, order_card
 from msp_explore.errors import ApiError, AuthenticationError, NotFoundError, ValidationError
@@ -134,17 +134,6 @@ def test_get_orders_keeps_the_input_order(client: Client, sandbox: Sandbox) -> N
     assert all(isinstance(order, OrderResult) for order in got)
     assert got[wanted.index("order-03")]["status"] == "completed"
     assert client.get_orders([], progress=False) == []
-
-
-def test_get_orders_keeps_as_many_in_flight_as_where_the_server_runs_allows(sandbox: Sandbox) -> None:
-    assert _in_flight(sandbox.url) == 1  # served from this process: its threads share our GIL
-    assert _in_flight(TEST_API) == 8  # across a network: requests mostly wait
-    with Sandbox() as other:
-        url = other.url
-        assert _in_flight(url) == 1
-    assert _in_flight(url) == 4  # stopped here, so as good as another process on this machine
-    assert _in_flight(url.replace("127.0.0.1", "localhost")) == 4
-    assert _in_flight("http://127.0.0.1:notaport/v1/json") == 4
 
 
 def test_get_orders_raises_the_first_failure_in_input_order(client: Client) -> None:
