@@ -61,6 +61,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
+from . import _columns  # _columns.columnar is looked up there, so a test can refuse pyarrow everywhere
+from ._columns import (
+    CHILD_PATHS,
+    KEYS,
+    Raw,
+    RawTable,
+    Reread,
+    Unsupported,
+    arrow_or_none,
+    check_types,
+    is_struct_or_null,
+    python_columns,
+    raw_child_from_dicts,
+    raw_tables_from_arrow,
+    text_timestamps,
+)
 from .currencies import CURRENCY_EXPONENTS
 
 __all__ = [
@@ -74,14 +90,6 @@ __all__ = [
     "related_transactions_frame",
 ]
 
-KEYS = ("order_id", "transaction_id")
-# Where each child table's list lives in an order.
-CHILD_PATHS: dict[str, tuple[str, ...]] = {
-    "costs": ("costs",),
-    "payment_methods": ("payment_methods",),
-    "items": ("shopping_cart", "items"),
-    "related_transactions": ("related_transactions",),
-}
 TABLES = ("orders", *CHILD_PATHS)
 
 _CENTS = {
@@ -101,7 +109,6 @@ _CODES = frozenset({"last4", "card_expiry_date", "reason_code", "response_code"}
 
 
 _BLOCK_SIZE = 16 << 20  # pyarrow.json reads this much per thread at a time; faster here than its 1 MiB
-Raw = Any  # one table column before typing: a Python list or a pyarrow Array, one value per row
 _EMPTY: dict[str, Any] = {}
 _NONE = type(None)
 
@@ -295,14 +302,14 @@ def load_orders(source: str | os.PathLike[str] | SupportsOrderFrames) -> OrderFr
         table, read_options = _read_table(path)
         try:
             return _frames_from_table(table)
-        except _Reread:
+        except Reread:
             # pyarrow took text that looks like a date for a timestamp in a column that must stay
             # text; read again with every timestamp typed as text.
-            schema = pa.schema([f.with_type(_text_timestamps(f.type)) for f in table.schema])
+            schema = pa.schema([f.with_type(text_timestamps(f.type)) for f in table.schema])
             del table
             parse_options = pa_json.ParseOptions(explicit_schema=schema)
             return _frames_from_table(pa_json.read_json(path, read_options=read_options, parse_options=parse_options))
-    except (pa.ArrowException, _Unsupported, _Reread):
+    except (pa.ArrowException, Unsupported, Reread):
         # pyarrow could not read the file as one table of one type per field: read it line by line
         return order_frames(_read_jsonl(path))
 
@@ -366,345 +373,66 @@ def _read_jsonl(path: str) -> list[Any]:
     return lines
 
 
-# --- building columns -------------------------------------------------------------------------
-#
-# Stage 1 gathers each table's columns "raw": one value per row, as a pyarrow Array when pyarrow
-# could convert the values exactly, else as a Python list. Stage 2 (_frame) types them by role.
-# The two kinds of raw column must give the same frame; the tests hold them to that.
-
-
-class _Unsupported(Exception):
-    """pyarrow's columns would not equal the dicts here (e.g. keys it filled in); use Python lists."""
-
-
-class _Reread(Exception):
-    """pyarrow read text that looks like a date as a timestamp, in a column that must stay text."""
+# --- from raw columns (stage 1, in _columns.py) to frames ------------------------------------------
 
 
 def _frames_from_dicts(orders: list[dict[str, Any]], tables: Iterable[str]) -> dict[str, pd.DataFrame]:
     tables = tuple(tables)
-    struct = _columnar(orders) if "orders" in tables else None
-    raws: dict[str, _RawTable] = {}
+    struct = _columns.columnar(orders) if "orders" in tables else None
+    raws: dict[str, RawTable] = {}
     if struct is not None:
-        raws = _raw_tables_from_arrow(struct, tables, from_json=False)
+        raws = raw_tables_from_arrow(struct, tables, from_json=False)
     if "orders" in tables and "orders" not in raws:
         columns: dict[str, Raw] = {}
         # pyarrow already failed on (or could not flatten) the whole orders: go down a level at once
-        _python_columns(orders, (), columns, frozenset(CHILD_PATHS.values()), try_arrow=False)
-        raws["orders"] = _RawTable(columns, len(orders))
+        python_columns(orders, (), columns, frozenset(CHILD_PATHS.values()), try_arrow=False)
+        raws["orders"] = RawTable(columns, len(orders))
     for table in tables:
         if table not in raws:
-            raws[table] = _raw_child_from_dicts(orders, CHILD_PATHS[table])
+            raws[table] = raw_child_from_dicts(orders, CHILD_PATHS[table])
     parents = _parent_columns(raws["orders"]) if "orders" in raws else _parent_columns_from_dicts(orders, tables)
     return _frames(raws, tables, parents)
 
 
 def _frames_from_table(table: Any) -> OrderFrames:
-    """The frames of a table read by pyarrow.json; raises _Unsupported where that would differ."""
+    """The frames of a table read by pyarrow.json; raises Unsupported where that would differ."""
     names = set(table.column_names)
     if "success" in names:  # envelopes: keep the orders of those not marked success=false
         success = table.column("success").combine_chunks()
         if "data" not in names or success.null_count:
-            raise _Unsupported  # envelopes mixed with bare orders (or a null success: which is it?)
+            raise Unsupported  # envelopes mixed with bare orders (or a null success: which is it?)
         data = table.column("data").combine_chunks()
-        if not _is_struct_or_null(data.type):
-            raise _Unsupported  # data that is a list of orders, or not an object at all
+        if not is_struct_or_null(data.type):
+            raise Unsupported  # data that is a list of orders, or not an object at all
         keep = data.is_valid()
         if pa.types.is_boolean(success.type):
             keep = pc.and_(keep, pc.invert(pc.equal(success, False)))
         elif not pa.types.is_null(success.type):
-            raise _Unsupported
+            raise Unsupported
         struct = data.filter(keep)
     else:
         struct = table.to_struct_array().combine_chunks()
     del table
     if pa.types.is_null(struct.type):
         struct = pa.array([{}] * len(struct), type=pa.struct([]))
-    _check_types(struct.type, from_json=True)
-    raws = _raw_tables_from_arrow(struct, TABLES, from_json=True)
+    check_types(struct.type, from_json=True)
+    raws = raw_tables_from_arrow(struct, TABLES, from_json=True)
     if len(raws) < len(TABLES):
-        raise _Unsupported
+        raise Unsupported
     frames = _frames(raws, TABLES, _parent_columns(raws["orders"]))
     return OrderFrames(**frames)
-
-
-def _is_struct_or_null(t: Any) -> bool:
-    return bool(pa.types.is_struct(t) or pa.types.is_null(t))
-
-
-@dataclass
-class _RawTable:
-    columns: dict[str, Raw]
-    rows: int
-    parents: Any = None  # child tables: numpy index of each row's order
-
-
-def _columnar(values: list[Any]) -> Any:
-    """Stage 1's attempt at a whole level with pyarrow: the Array, or None to go on in Python."""
-    return _arrow_or_none(values)
-
-
-def _arrow_or_none(values: list[Any]) -> Any:
-    """``pa.array(values)`` when pyarrow holds them exactly as JSON types, else None."""
-    try:
-        array = pa.array(values)
-        _check_types(array.type, from_json=False)
-    except (pa.ArrowException, OverflowError, _Unsupported):
-        return None
-    plan = _doubles(array.type)
-    if plan is not None:
-        # pyarrow quietly turns true/false into 1.0/0.0 in a field where it saw a decimal first;
-        # look in Python at the rows where it could have happened.
-        suspects = [values[row] for row in np.flatnonzero(_zeros_and_ones(array))]
-        if bool in set(map(type, _at_doubles(suspects, plan))):
-            return None
-    return array
-
-
-def _doubles(t: Any) -> Any:
-    """Where the float64 fields are in type ``t``: True, a dict of field plans, a 1-tuple for lists, or None."""
-    if t == pa.float64():
-        return True
-    if pa.types.is_struct(t):
-        plans = {field.name: _doubles(field.type) for field in t}
-        return {name: plan for name, plan in plans.items() if plan is not None} or None
-    if pa.types.is_list(t):
-        plan = _doubles(t.value_type)
-        return None if plan is None else (plan,)
-    return None
-
-
-def _zeros_and_ones(array: Any) -> Any:
-    """A mask of the rows holding a 0.0 or 1.0 anywhere among their decimals."""
-    t = array.type
-    if t == pa.float64():
-        found = pc.is_in(array, value_set=pa.array([0.0, 1.0]))
-        return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
-    mask = np.zeros(len(array), dtype=bool)
-    if pa.types.is_struct(t):
-        for field, child in zip(t, array.flatten(), strict=True):
-            if _doubles(field.type) is not None:
-                mask |= _zeros_and_ones(child)
-    elif pa.types.is_list(t):
-        inner = _zeros_and_ones(pc.list_flatten(array))
-        mask[pc.list_parent_indices(array).to_numpy(zero_copy_only=False)[inner]] = True
-    return mask
-
-
-def _at_doubles(values: list[Any], plan: Any) -> list[Any]:
-    """The Python values that pyarrow made float64, found in ``values`` by a plan from ``_doubles``."""
-    if plan is True:
-        return values
-    if isinstance(plan, dict):
-        found: list[Any] = []
-        for key, inner in plan.items():
-            found += _at_doubles([v.get(key) for v in values if isinstance(v, dict)], inner)
-        return found
-    return _at_doubles([item for v in values if isinstance(v, (list, tuple)) for item in v], plan[0])
-
-
-def _check_types(t: Any, *, from_json: bool) -> None:
-    """Refuse types that JSON values do not give (Decimal, bytes, datetime from dicts ...)."""
-    if pa.types.is_struct(t):
-        for field in t:
-            _check_types(field.type, from_json=from_json)
-    elif pa.types.is_list(t):
-        _check_types(t.value_type, from_json=from_json)
-    elif not (
-        pa.types.is_null(t)
-        or pa.types.is_boolean(t)
-        or t == pa.int64()
-        or t == pa.float64()
-        or pa.types.is_string(t)
-        or (from_json and pa.types.is_timestamp(t))
-    ):
-        raise _Unsupported
-
-
-def _raw_tables_from_arrow(struct: Any, tables: Iterable[str], *, from_json: bool) -> dict[str, _RawTable]:
-    """Raw tables from the orders as one StructArray; a table that needs Python lists is left out."""
-    raws: dict[str, _RawTable] = {}
-    for table in tables:
-        columns: dict[str, Raw] = {}
-        try:
-            if table == "orders":
-                _arrow_columns(struct, (), columns, frozenset(CHILD_PATHS.values()), from_json)
-                raws[table] = _RawTable(columns, len(struct))
-            else:
-                entries, parents = _arrow_entries(struct, CHILD_PATHS[table])
-                _arrow_columns(entries, (), columns, frozenset(), from_json)
-                raws[table] = _RawTable(_rename_keys(columns, CHILD_PATHS[table]), len(entries), parents)
-        except (_Unsupported, pa.ArrowException):  # pyarrow has bugs of its own around empty objects
-            pass
-    return raws
-
-
-def _arrow_columns(array: Any, path: tuple[str, ...], out: dict[str, Raw], skip: frozenset, from_json: bool) -> None:
-    """Add the leaf columns of ``array`` (flattening structs) under ``path``."""
-    t = array.type
-    if pa.types.is_struct(t):
-        for field, child in zip(t, array.flatten(), strict=True):
-            if path + (field.name,) not in skip:
-                _arrow_columns(child, path + (field.name,), out, skip, from_json)
-        return
-    if not path:  # no orders (or entries) at all: pyarrow calls that a null array
-        return
-    if not _plain(array) or (from_json and _huge_doubles(array)):
-        raise _Unsupported
-    out[_name(path)] = array
-
-
-def _plain(array: Any) -> bool:
-    """Whether ``array.to_pylist()`` gives back the JSON values: no key was filled in with None.
-
-    pyarrow gives every object in a list all the keys seen in any of them; a missing key and a
-    null are the same to it. Only when no value is null can no key have been missing.
-    """
-    t = array.type
-    if pa.types.is_list(t):
-        return _plain(array.flatten())
-    if pa.types.is_struct(t):
-        valid = array.is_valid()
-        for index in range(t.num_fields):
-            child = array.field(index)
-            if child.null_count and pc.any(pc.and_(valid, child.is_null())).as_py():
-                return False
-            if not _plain(child):
-                return False
-    return True
-
-
-def _huge_doubles(array: Any) -> bool:
-    """Whether a JSON file's decimals include numbers so large that they may have been integers.
-
-    pyarrow reads integers beyond int64, and integers in a field that also has decimals, as floats,
-    which hold integers exactly only up to 2**53; ``json.loads`` keeps them exact.
-    """
-    t = array.type
-    if pa.types.is_list(t):
-        return _huge_doubles(array.flatten())
-    if pa.types.is_struct(t):
-        return any(_huge_doubles(array.field(i)) for i in range(t.num_fields))
-    if t == pa.float64() and len(array):
-        return bool(pc.any(pc.greater_equal(pc.abs(array), 2.0**53)).as_py())
-    return False
-
-
-def _arrow_entries(struct: Any, path: tuple[str, ...]) -> tuple[Any, Any]:
-    """The objects in the list at ``path`` of each order, and the index of each one's order."""
-    array = struct
-    for name in path:
-        index = array.type.get_field_index(name) if pa.types.is_struct(array.type) else -1
-        if index < 0:
-            return pa.array([], type=pa.struct([])), np.zeros(0, dtype=np.int64)
-        array = array.flatten()[index]
-    if not (pa.types.is_list(array.type) and pa.types.is_struct(array.type.value_type)):
-        # null, not a list, or a list of something else than objects: no rows
-        return pa.array([], type=pa.struct([])), np.zeros(0, dtype=np.int64)
-    entries = pc.list_flatten(array)
-    parents = pc.list_parent_indices(array)
-    if entries.null_count:
-        keep = entries.is_valid()
-        entries, parents = entries.filter(keep), parents.filter(keep)
-    return entries, parents.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-
-
-def _python_columns(
-    values: list[Any], path: tuple[str, ...], out: dict[str, Raw], skip: frozenset, *, try_arrow: bool = True
-) -> None:
-    """Add the columns of ``values`` (one per row) under ``path``, a level at a time.
-
-    Each level is first tried whole with pyarrow; only where that fails (mixed kinds of value)
-    does it go down one level in Python, so one odd field costs little.
-    """
-    if try_arrow:
-        array = _columnar(values)
-        if array is not None:
-            found: dict[str, Raw] = {}
-            try:
-                _arrow_columns(array, path, found, skip, False)
-            except (_Unsupported, pa.ArrowException):  # pyarrow has bugs of its own around empty objects
-                pass
-            else:
-                out.update(found)
-                return
-    if not values:
-        return
-    kinds = set(map(type, values))
-    if not any(issubclass(kind, dict) for kind in kinds):
-        out[_name(path)] = values
-        return
-    if any(not issubclass(kind, dict) and kind is not _NONE for kind in kinds):
-        # Objects in some rows, plain values in others: the plain ones keep the field's own column.
-        out[_name(path)] = [None if isinstance(v, dict) else v for v in values]
-    dicts = [v if isinstance(v, dict) else _EMPTY for v in values]
-    for key in _all_keys(dicts):
-        if path + (key,) not in skip:
-            _python_columns([d.get(key) for d in dicts], path + (key,), out, skip)
-
-
-def _all_keys(dicts: list[dict[str, Any]]) -> list[Any]:
-    return sorted(set().union(*dicts), key=str)
-
-
-def _raw_child_from_dicts(orders: list[dict[str, Any]], path: tuple[str, ...]) -> _RawTable:
-    lists = [order.get(path[0]) for order in orders]
-    for name in path[1:]:
-        lists = [v.get(name) if isinstance(v, dict) else None for v in lists]
-    array = _columnar(lists)
-    if array is not None:
-        try:
-            holder = pa.StructArray.from_arrays([array], names=[path[-1]])
-            entries, parents = _arrow_entries(holder, path[-1:])
-            columns: dict[str, Raw] = {}
-            _arrow_columns(entries, (), columns, frozenset(), False)
-            return _RawTable(_rename_keys(columns, path), len(entries), parents)
-        except (_Unsupported, pa.ArrowException):  # pyarrow has bugs of its own around empty objects
-            pass
-    entries_list: list[dict[str, Any]] = []
-    parent_list: list[int] = []
-    for index, value in enumerate(lists):
-        if isinstance(value, (list, tuple)):
-            for entry in value:
-                if isinstance(entry, dict):
-                    entries_list.append(entry)
-                    parent_list.append(index)
-    columns = {}
-    if entries_list:
-        _python_columns(entries_list, (), columns, frozenset())
-    return _RawTable(_rename_keys(columns, path), len(entries_list), np.array(parent_list, dtype=np.int64))
-
-
-def _rename_keys(columns: dict[str, Raw], path: tuple[str, ...]) -> dict[str, Raw]:
-    """A child's own ``order_id``/``transaction_id`` become ``<list path>.<key>``: the keys are the order's."""
-    return {(_name(path + (name,)) if name in KEYS else name): raw for name, raw in columns.items()}
-
-
-def _name(path: tuple[Any, ...]) -> str:
-    return ".".join(map(str, path))
-
-
-def _text_timestamps(t: Any) -> Any:
-    """``t`` with every timestamp type made text, for reading a JSON file again."""
-    if pa.types.is_timestamp(t):
-        return pa.string()
-    if pa.types.is_struct(t):
-        return pa.struct([f.with_type(_text_timestamps(f.type)) for f in t])
-    if pa.types.is_list(t):
-        return pa.list_(t.value_field.with_type(_text_timestamps(t.value_type)))
-    return t
 
 
 # --- typing columns -----------------------------------------------------------------------------
 
 
 def _frames(
-    raws: dict[str, _RawTable], tables: Iterable[str], parents: dict[str, pd.Series]
+    raws: dict[str, RawTable], tables: Iterable[str], parents: dict[str, pd.Series]
 ) -> dict[str, pd.DataFrame]:
     return {table: _frame(table, raws[table], parents) for table in tables}
 
 
-def _frame(table: str, raw: _RawTable, parents: dict[str, pd.Series]) -> pd.DataFrame:
+def _frame(table: str, raw: RawTable, parents: dict[str, pd.Series]) -> pd.DataFrame:
     # pyarrow orders fields by when its threads met them, so sort: alphabetically, as the API lists keys
     columns = dict(sorted(raw.columns.items(), key=lambda item: item[0].split(".")))
     data: dict[str, pd.Series] = {}
@@ -727,7 +455,7 @@ def _frame(table: str, raw: _RawTable, parents: dict[str, pd.Series]) -> pd.Data
         last = name.rpartition(".")[2]
         timestamp = last in _TIMESTAMPS
         if not timestamp and isinstance(values, pa.Array) and _has_timestamp(values.type):
-            raise _Reread
+            raise Reread
         if name in cents:
             data[name] = amount = _cents(values)
             data[f"{name}.units"] = _units(amount, currency)
@@ -744,7 +472,7 @@ def _frame(table: str, raw: _RawTable, parents: dict[str, pd.Series]) -> pd.Data
     return pd.DataFrame(data, index=pd.RangeIndex(raw.rows), copy=False)
 
 
-def _parent_columns(raw: _RawTable) -> dict[str, pd.Series]:
+def _parent_columns(raw: RawTable) -> dict[str, pd.Series]:
     """Each order's keys and currency as text, for its child rows."""
     return {
         name: _text(raw.columns[name]) if name in raw.columns else _text([None] * raw.rows)
@@ -787,7 +515,7 @@ def _text(values: Raw) -> pd.Series:
         if pa.types.is_null(t):
             return pa.nulls(len(values), pa.string()).to_pandas()
         if _has_timestamp(t):
-            raise _Reread
+            raise Reread
         values = values.to_pylist()
     kinds = set(map(type, values))
     if kinds <= {int, _NONE}:
@@ -892,7 +620,7 @@ def _parse_timestamps(text: Any) -> pd.Series:
 def _other(values: Raw) -> pd.Series:
     """Any other field: the narrowest pandas dtype that holds it exactly, else ``object``."""
     if not isinstance(values, pa.Array):
-        array = _arrow_or_none(values)
+        array = arrow_or_none(values)
         if array is None or pa.types.is_list(array.type):
             return pd.Series(values, dtype=object)
         values = array
