@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -13,7 +15,7 @@ from msp_explore.client import Client
 from msp_explore.sandbox import Sandbox
 from msp_explore.tutorial import TUTORIAL_ORDER
 
-__all__ = ["TUTORIAL_ORDER", "reference"]
+__all__ = ["TUTORIAL_ORDER", "notifying_order", "reference"]
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
@@ -26,6 +28,14 @@ def reference(*parts: str) -> Path:
             pytest.fail(f"reference material missing in CI: {path}")
         pytest.skip(f"reference material not found: {path}")
     return path
+
+
+def notifying_order(url: str, order_id: str = "my-order-id-1", method: str = "POST") -> dict[str, Any]:
+    """The tutorial's create-order request, for ``order_id``, with its notifications sent to ``url``."""
+    body = copy.deepcopy(TUTORIAL_ORDER)
+    body["order_id"] = order_id
+    body["payment_options"].update(notification_url=url, notification_method=method)
+    return body
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import queue
 import re
 import signal
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 from _listener import COMMAND, Listener
-from conftest import TUTORIAL_ORDER
+from conftest import notifying_order
 
 from msp_explore.journal import Journal
 from msp_explore.sandbox import Sandbox
@@ -160,9 +159,8 @@ def test_listen_receives_the_sandbox_notifications(sandbox: Sandbox, api: reques
     path = tmp_path / "journal.sqlite"
     with Listener(path, api_key=sandbox.api_key, tolerance=0, stderr=tmp_path / "stderr") as listener:
         listener.next_line()  # "Storing them in ..."
-        body = copy.deepcopy(TUTORIAL_ORDER)
-        body["payment_options"]["notification_url"] = listener.url
-        assert api.post(f"{api.base}/orders", json=body).status_code == 200  # type: ignore[attr-defined]
+        order = notifying_order(listener.url)
+        assert api.post(f"{api.base}/orders", json=order).status_code == 200  # type: ignore[attr-defined]
         sandbox.pay("my-order-id-1", "completed")
         line = parse(listener.next_line())
         assert listener.terminate() == 0
@@ -179,9 +177,8 @@ def test_listen_rejects_stale_notifications_by_default(sandbox: Sandbox, api: re
     # The default tolerance is 600 s against the wall clock: a seeded sandbox's timestamps are too old.
     with Listener(tmp_path / "journal.sqlite", api_key=sandbox.api_key, stderr=tmp_path / "stderr") as listener:
         listener.next_line()
-        body = copy.deepcopy(TUTORIAL_ORDER)
-        body["payment_options"]["notification_url"] = listener.url
-        assert api.post(f"{api.base}/orders", json=body).status_code == 200  # type: ignore[attr-defined]
+        order = notifying_order(listener.url)
+        assert api.post(f"{api.base}/orders", json=order).status_code == 200  # type: ignore[attr-defined]
         sandbox.pay("my-order-id-1", "completed")
         line = parse(listener.next_line())
         assert listener.terminate() == 0
@@ -235,10 +232,8 @@ def test_listen_started_after_the_sandbox_paid_receives_the_retries(tmp_path: Pa
     with Sandbox(retry_interval=0.05, retries=40) as sandbox:
         http.headers["api_key"] = sandbox.api_key
         for order_id in order_ids:
-            body = copy.deepcopy(TUTORIAL_ORDER)
-            body["order_id"] = order_id
-            body["payment_options"]["notification_url"] = f"http://127.0.0.1:{port}/webhook"
-            assert http.post(f"{sandbox.url}/orders", json=body).status_code == 200
+            order = notifying_order(f"http://127.0.0.1:{port}/webhook", order_id)
+            assert http.post(f"{sandbox.url}/orders", json=order).status_code == 200
             sandbox.pay(order_id, "completed")
         path = tmp_path / "journal.sqlite"
         # Retries are knocking while it starts: the URL line still comes first (Listener checks that).

@@ -7,7 +7,6 @@ read-only journal, a receiver process killed with SIGKILL, a body signed with th
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import re
 import socket
@@ -23,7 +22,7 @@ import pandas as pd
 import pytest
 import requests
 from _listener import Listener, wait_until
-from conftest import TUTORIAL_ORDER
+from conftest import notifying_order
 
 from msp_explore.client import Client
 from msp_explore.journal import Journal
@@ -68,15 +67,8 @@ def receiver(client: Client, journal: Journal) -> Iterator[WebhookReceiver]:
         yield receiver
 
 
-def order_body(order_id: str, url: str, method: str = "POST") -> dict[str, Any]:
-    body = copy.deepcopy(TUTORIAL_ORDER)
-    body["order_id"] = order_id
-    body["payment_options"].update(notification_url=url, notification_method=method)
-    return body
-
-
 def create_order(api: requests.Session, order_id: str, url: str, method: str = "POST") -> None:
-    response = api.post(f"{api.base}/orders", json=order_body(order_id, url, method))  # type: ignore[attr-defined]
+    response = api.post(f"{api.base}/orders", json=notifying_order(url, order_id, method))  # type: ignore[attr-defined]
     assert response.status_code == 200, response.text
 
 
@@ -504,7 +496,7 @@ def test_receiver_killed_mid_stream_loses_no_acknowledged_notification(tmp_path:
         try:
             with Listener(path, api_key=sandbox.api_key, tolerance=0, stderr=tmp_path / "1.err") as first:
                 for oid in order_ids:
-                    response = api.post(f"{sandbox.url}/orders", json=order_body(oid, first.url))
+                    response = api.post(f"{sandbox.url}/orders", json=notifying_order(first.url, oid))
                     assert response.status_code == 200, response.text
                 driver.start()
                 assert wait_until(lambda: len(acknowledged(sandbox)) >= 300, timeout=30), (
