@@ -1,9 +1,9 @@
 """Can the webhook receiver keep up? Verified-and-stored notifications per second against a bare ``OK``.
 
 Both servers are the same runner (``BackgroundServer``: threaded Werkzeug in a daemon thread) and get the
-same load from a separate process: ``CLIENT_THREADS`` threads, each with its own ``http.client``
-connection, POSTing pre-signed notifications (realistic orders from ``_orders.make_orders``, compact
-JSON, a valid ``Auth`` header, ``?transactionid=...&timestamp=...``).
+same load from a separate process (``_load.py``): ``CLIENT_THREADS`` threads, each with its own
+``http.client`` connection, POSTing pre-signed notifications (realistic orders from
+``_orders.make_orders``, compact JSON, a valid ``Auth`` header, ``?transactionid=...&timestamp=...``).
 
 * bare: a Flask route that reads the body and answers ``OK``.
 * receiver: ``WebhookReceiver`` with a ``Journal`` on a temporary file: check the HMAC and the timestamp,
@@ -29,18 +29,15 @@ from __future__ import annotations
 
 import argparse
 import gc
-import http.client
 import json
-import multiprocessing
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from _load import load_generator
 from _orders import make_orders
 from flask import Flask, Response, request
 
@@ -78,42 +75,6 @@ def signed_requests(orders: list[dict[str, Any]]) -> list[Request]:
     return batch
 
 
-# -- the load generator (a separate process, so its Python does not compete with the servers') -----------
-def drive(port: int, batch: list[Request], threads: int) -> dict[str, float]:
-    """POST every request in ``batch`` over ``threads`` connections at once; time the lot."""
-    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(threads)]
-    start = threading.Barrier(threads + 1)
-    failures = [0] * threads
-
-    def run(i: int) -> None:
-        connection = connections[i]
-        start.wait()
-        for path, body, headers in batch[i::threads]:
-            connection.request("POST", path, body=body, headers=headers)
-            response = connection.getresponse()
-            text = response.read()
-            failures[i] += response.status != 200 or text != b"OK"
-
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    cpu = time.process_time()
-    start.wait()
-    began = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    seconds = time.perf_counter() - began
-    cpu = time.process_time() - cpu
-    for connection in connections:
-        connection.close()
-    return {"seconds": seconds, "rps": len(batch) / seconds, "client_cpu": cpu / seconds, "failures": sum(failures)}
-
-
-def load_generator(pipe: Connection) -> None:
-    while (job := pipe.recv()) is not None:
-        pipe.send(drive(**job))
-
-
 # -- the comparison -----------------------------------------------------------------------------------------
 def bench(rounds: int, per_round: int, warmup: int, store: str = "FULL") -> float:
     # One fresh slice of orders per receiver round (and one for the warm-up): none is ever a resend.
@@ -125,16 +86,12 @@ def bench(rounds: int, per_round: int, warmup: int, store: str = "FULL") -> floa
             with_synchronous(journal, "NORMAL")
         receiver = WebhookReceiver(KEY, journal=None if store == "none" else journal)
         with journal, receiver, BackgroundServer(bare_app()) as bare:
-            context = multiprocessing.get_context("spawn")  # never fork a process that runs server threads
-            pipe, child_end = context.Pipe()
-            child = context.Process(target=load_generator, args=(child_end,), daemon=True)
-            child.start()
-            try:
+            with load_generator() as drive:
 
                 def measure(port: int, batch: list[Request]) -> dict[str, float]:
                     gc.collect()
-                    pipe.send({"port": port, "batch": batch, "threads": CLIENT_THREADS})
-                    result: dict[str, float] = pipe.recv()
+                    posts = [("POST", path, body, headers) for path, body, headers in batch]
+                    result = drive(port, posts, CLIENT_THREADS, expect=b"OK")
                     assert result["failures"] == 0, result
                     return result
 
@@ -151,9 +108,6 @@ def bench(rounds: int, per_round: int, warmup: int, store: str = "FULL") -> floa
                     ours.append(mine["rps"])
                     theirs.append(base["rps"])
                     client_cpu += [mine["client_cpu"], base["client_cpu"]]
-            finally:
-                pipe.send(None)
-                child.join(timeout=10)
 
             # Everything acknowledged is stored, verified, once.
             frame = receiver.notifications if store == "none" else journal.notifications_frame()

@@ -21,16 +21,14 @@ from __future__ import annotations
 import argparse
 import gc
 import http.client
-import multiprocessing
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from typing import Any
 
 import requests
+from _load import load_generator
 from flask import Flask, Response, request
 from werkzeug.test import EnvironBuilder
 
@@ -94,58 +92,6 @@ def bare_app(responses: dict[str, bytes]) -> Flask:
     return app
 
 
-def drive(port: int, paths: list[str], headers: dict[str, str], threads: int) -> dict[str, float]:
-    """Send every request in ``paths`` from ``threads`` client threads, one connection each; time them all.
-
-    Runs in the load-generator process. A connection is kept open between requests when the server
-    allows it; ``reused`` says how often it did (Werkzeug 3.1 closes after every response, so http.client
-    reconnects for each request, on both servers alike).
-    """
-    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(threads)]
-    for connection in connections:
-        connection.request("GET", paths[0], headers=headers)
-        connection.getresponse().read()
-    start = threading.Barrier(threads + 1)
-    failures = [0] * threads
-    closed = [0] * threads
-
-    def run(i: int) -> None:
-        connection = connections[i]
-        start.wait()
-        for path in paths[i::threads]:
-            connection.request("GET", path, headers=headers)
-            response = connection.getresponse()
-            response.read()
-            failures[i] += response.status != 200
-            closed[i] += response.will_close
-
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    cpu = time.process_time()
-    start.wait()
-    began = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    seconds = time.perf_counter() - began
-    cpu = time.process_time() - cpu
-    for connection in connections:
-        connection.close()
-    return {
-        "seconds": seconds,
-        "rps": len(paths) / seconds,
-        "client_cpu": cpu / seconds,
-        "failures": sum(failures),
-        "reused": 1 - sum(closed) / len(paths),
-    }
-
-
-def load_generator(pipe: Connection) -> None:
-    """The child process: run each job it is sent until it is sent None."""
-    while (job := pipe.recv()) is not None:
-        pipe.send(drive(**job))
-
-
 def fetch(port: int, path: str, headers: dict[str, str]) -> tuple[int, str | None, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
@@ -191,17 +137,13 @@ def bench_get(rounds: int, requests_per_round: int, n_orders: int) -> float:
                 reply, bare_reply = fetch(sandbox_port, path, headers), fetch(bare.port, path, headers)
                 assert reply == bare_reply and reply[0] == 200, (reply, bare_reply)
 
-            context = multiprocessing.get_context("spawn")  # never fork a process that runs server threads
-            pipe, child_end = context.Pipe()
-            child = context.Process(target=load_generator, args=(child_end,), daemon=True)
-            child.start()
-            try:
+            gets = [("GET", path, None, headers) for path in paths]
+            with load_generator() as drive:
 
                 def measure(port: int) -> dict[str, float]:
                     gc.collect()
                     cpu = time.process_time()  # this process runs both servers; its main thread only waits
-                    pipe.send({"port": port, "paths": paths, "headers": headers, "threads": CLIENT_THREADS})
-                    result: dict[str, float] = pipe.recv()
+                    result = drive(port, gets, CLIENT_THREADS)
                     assert result["failures"] == 0, result
                     result["server_cpu"] = (time.process_time() - cpu) / result["seconds"]
                     return result
@@ -217,9 +159,6 @@ def bench_get(rounds: int, requests_per_round: int, n_orders: int) -> float:
                         theirs = measure(bare.port)
                         ours = measure(sandbox_port)
                     pairs.append((ours, theirs))
-            finally:
-                pipe.send(None)
-                child.join(timeout=10)
 
         # The same two apps called directly: what the sandbox itself adds, without the server's share.
         environs = [EnvironBuilder(path=f"/v1/json/orders/{oid}", headers=headers).get_environ() for oid in order_ids]
