@@ -116,8 +116,9 @@ class _Handler(WSGIRequestHandler):
             return
         if self.headers.get("Expect", "").lower().strip() == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        body = self.rfile.read(int(length))
-        if len(body) < int(length):  # the client went away mid-body: nothing to answer, nothing to run
+        size = int(length)
+        body = self.rfile.read(size)
+        if len(body) < size:  # the client went away mid-body: nothing to answer, nothing to run
             self.close_connection = True
             return
         self.environ = environ = self.make_environ()
@@ -206,13 +207,6 @@ class BackgroundServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = self._thread = None
-
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until ``stop()`` is called from elsewhere (CLI use)."""
-        self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=_Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_port
-        self._server.serve_forever()
 
     def is_running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
