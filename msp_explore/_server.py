@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import io
-import ipaddress
 import threading
 import traceback
 from http import HTTPStatus
@@ -21,17 +20,6 @@ MAX_HEADERS = 100  # as http.server allows
 MAX_LINE = 65536
 
 _RUNNING: set[tuple[str, int]] = set()  # (host, port) of every BackgroundServer serving in this process
-
-
-def is_local(url: str) -> bool:
-    """Whether a URL points at this machine."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def served_here(url: str) -> bool:

@@ -6,6 +6,7 @@ The environment is read in exactly one place, ``Settings.from_env()``. The defau
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,7 +16,6 @@ TEST_API = "https://testapi.multisafepay.com/v1/json"
 LIVE_API = "https://api.multisafepay.com/v1/json"
 DEFAULT_TIMEOUT = 10.0
 
-_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _HOSTS = {"testapi.multisafepay.com": "test", "api.multisafepay.com": "live"}
 
 
@@ -27,11 +27,22 @@ def mask_key(api_key: str | None) -> str:
     return "****" + api_key[-4:] if len(api_key) >= 16 else "****"
 
 
+def is_local(url: str) -> bool:
+    """Whether a URL points at this machine (localhost or a loopback address): the one loopback rule."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def environment(base_url: str) -> str:
     """Name the environment a base URL points at: "sandbox" (this machine), "test", "live" or "custom"."""
-    host = (urlsplit(base_url).hostname or "").rstrip(".").lower()
-    if host in _LOCAL_HOSTS or host.startswith("127."):
+    if is_local(base_url):
         return "sandbox"
+    host = (urlsplit(base_url).hostname or "").rstrip(".").lower()
     return _HOSTS.get(host, "custom")
 
 

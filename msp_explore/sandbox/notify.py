@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import requests
 
-from .._server import is_local
+from ..config import is_local
 from ..webhooks import sign_notification
 from .clock import Clock
 
