@@ -1,6 +1,8 @@
 """Compare JSON bodies with MultiSafepay's official OpenAPI files, one schema error at a time.
 
-The files are read from ../shared/reference, never copied into the project. The spec is loaded with
+The files are byte-for-byte copies in tests/reference/multisafepay-docs/ (tests/reference/README.md says
+where they come from), limited to what these tests load: the request side is not copied, so its ``$ref``s
+there point at files that are not present, and openapi-core never follows them. The spec is loaded with
 openapi-core (which also checks that it is a valid OpenAPI document), and bodies are checked with
 openapi-core's own response schema validator (OAS 3.0, read direction). We do not call
 ``OpenAPI.validate_response`` itself: it casts a body before validating it and stops at the first cast

@@ -17,16 +17,15 @@ from msp_explore.tutorial import TUTORIAL_ORDER
 
 __all__ = ["TUTORIAL_ORDER", "notifying_order", "reference"]
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+# Copies of MultiSafepay's published material, kept in the repository (tests/reference/README.md says where from).
+REFERENCE = Path(__file__).resolve().parent / "reference"
 
 
 def reference(*parts: str) -> Path:
-    """A file under ../shared/reference; in CI a missing file fails the test instead of skipping it."""
+    """A file or folder under tests/reference; a missing one fails the test, here as in CI."""
     path = REFERENCE.joinpath(*parts)
     if not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"reference material missing in CI: {path}")
-        pytest.skip(f"reference material not found: {path}")
+        pytest.fail(f"reference material missing: {path} (see tests/reference/README.md)")
     return path
 
 

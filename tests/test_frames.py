@@ -1,6 +1,6 @@
 """Orders to DataFrames: exact values, every official order example, and properties of odd input.
 
-The tutorial's GET response and the official example responses are read from ../shared/reference;
+The tutorial's GET response and the official example responses are read from tests/reference;
 the other payloads are written here. Two routes must always agree: the columnar one (pyarrow) and
 the Python-lists one it falls back to, and ``load_orders`` on a JSON Lines file must equal
 ``order_frames`` on the parsed lines.
@@ -473,7 +473,7 @@ def _order_examples() -> list[str]:
         data = json.loads(path.read_text(encoding="utf-8")).get("data")
         if isinstance(data, dict) and "order_id" in data and ("status" in data or "amount" in data):
             names.append(path.name)
-    return names or ["getOrder.json"]  # the folder is missing: reference() below fails in CI, else skips
+    return names or ["getOrder.json"]  # the folder is missing: reference() below fails
 
 
 def test_official_order_examples_are_found() -> None:
