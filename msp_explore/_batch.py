@@ -113,12 +113,7 @@ def _read(raw: urllib3.BaseHTTPResponse) -> bytes:
 
 def in_flight(base_url: str) -> int:
     """How many GETs ``get_orders`` keeps in flight by default (see its docstring for why)."""
-    from ._server import served_here  # lazily: it imports Werkzeug
-    from .config import is_local
-
-    if served_here(base_url):
-        return 1
-    return 4 if is_local(base_url) else 8
+    return 8
 
 
 def succeeded(body: Any, status: int) -> TypeGuard[dict[str, Any]]:

@@ -33,6 +33,17 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seconds(text: str) -> float:
+    """A positive number of seconds, for argparse: anything else is a usage error naming the rule."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
 def format_notification(record: dict[str, Any]) -> str:
     """One line per notification, like a tail: time, order_id, status, financial_status, verified."""
     stamp = str(record.get("received_at") or "")[11:19]
@@ -49,8 +60,7 @@ def _listen(args: argparse.Namespace) -> int:
     from .receiver import WebhookReceiver
 
     journal = Journal(args.journal)
-    tolerance = args.tolerance if args.tolerance > 0 else None  # a seeded sandbox's clock is not today
-    receiver = WebhookReceiver(args.api_key, journal=journal, port=args.port, tolerance=tolerance)
+    receiver = WebhookReceiver(args.api_key, journal=journal, port=args.port, tolerance=args.tolerance)
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -120,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--port", type=int, default=8766, help="port to listen on (0: any free port)")
     listen.add_argument("--api-key", default=None, help="key notifications are signed with (default: MSP_API_KEY)")
     listen.add_argument("--journal", default=None, help="SQLite journal (default: MSP_JOURNAL or data/journal.sqlite)")
-    listen.add_argument("--tolerance", type=float, default=600, help="max age of a timestamp in s (0: no check)")
+    listen.add_argument(
+        "--tolerance", type=_seconds, default=600, help="how old a notification's timestamp may be, in seconds"
+    )
     listen.set_defaults(run=_listen)
     scenarios = commands.add_parser("scenarios", help="run every method's test scenarios; print the outcomes")
     scenarios.set_defaults(run=_scenarios)

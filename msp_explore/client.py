@@ -514,6 +514,16 @@ class Client:
         return self._data("GET", "/payment-methods", params=params)
 
     # -- plumbing ----------------------------------------------------------------------------------------
+    # -- webhooks ----------------------------------------------------------------------------------------
+    def verify_notification(self, body: bytes | str, auth: str | None, *, tolerance: float | None = 600) -> int:
+        """Check a notification signed with this client's key (see ``webhooks.verify_notification``).
+
+        A receiver given a client verifies this way, so the key never has to leave the client.
+        """
+        from .webhooks import verify_notification
+
+        return verify_notification(body, auth, self._settings.api_key or "", tolerance=tolerance)
+
     def _get_order(self, order_id: str, deadline: float | None = None, batch: Batch | None = None) -> OrderResult:
         data = self._data("GET", f"/orders/{_segment(order_id)}", deadline=deadline, batch=batch)
         self._record_order(data)

@@ -7,10 +7,11 @@ non-JSON notifications are stored as rejected and answered with a 4xx.
 
 from __future__ import annotations
 
+import collections
+import functools
 import hashlib
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+KEEP_RAW = 1000  # notifications kept as received, in memory, for ``received()``
 MAX_BODY = 1024 * 1024  # a real order is a few kB; anything this big is not a notification
 Callback = Callable[[dict[str, Any]], None]
 _COLUMNS = ["order_id", "status", "financial_status", "verified", "duplicate", "reason", "method",
@@ -46,11 +48,14 @@ class WebhookReceiver:
 
     Parameters
     ----------
-    api_key : the key notifications are signed with; default: the client's, ``MSP_API_KEY``, or the
-        sandbox's default key.
-    client : used to fetch the order when a GET notification arrives (it carries no body), and, when
-        it talks to a seeded sandbox, to judge timestamps by the sandbox's clock.
+    api_key : the key notifications are signed with; default: the client's key, ``MSP_API_KEY``, or the
+        sandbox's default key. Signatures are checked against this machine's wall clock, as a merchant's
+        own handler does.
+    client : verifies with its key when no ``api_key`` is given, and fetches the order when a GET
+        notification arrives (it carries no body).
     public_url : the URL MultiSafepay should call when this receiver is exposed through a tunnel.
+    path : the path shown in ``url``. Notifications are taken on any path of this host and port, since
+        MultiSafepay posts to whatever URL the merchant set and a tunnel may rewrite the path.
     tolerance : how old (seconds) a notification's timestamp may be; ``None`` disables the check.
     """
 
@@ -65,23 +70,24 @@ class WebhookReceiver:
         path: str = "/webhook",
         client: Any = None,
         tolerance: float | None = DEFAULT_TOLERANCE,
-        clock: Callable[[], float] | None = None,
         environment: str | None = None,
     ) -> None:
+        from .config import Settings
         from .sandbox import DEFAULT_API_KEY
 
-        sandbox = getattr(client, "sandbox", None)
-        # Client keeps its key in its (masked) Settings, never as a plain attribute.
-        client_key = getattr(getattr(client, "_settings", None), "api_key", None) or getattr(client, "_api_key", None)
-        self._api_key = api_key or client_key or os.environ.get("MSP_API_KEY") or DEFAULT_API_KEY
+        if api_key is None and client is not None:
+            self._verify: Callable[..., int] = client.verify_notification
+        else:
+            key = api_key or Settings.from_env().api_key or DEFAULT_API_KEY
+            self._verify = functools.partial(verify_notification, api_key=key)
         self.journal = journal
         self.client = client
         self.public_url = public_url
-        self.path = path
+        self.path = "/" + path.lstrip("/")
         self.tolerance = tolerance
-        self.clock = clock or (sandbox.clock.unix if sandbox is not None else time.time)
         self.environment = environment or getattr(client, "environment", None) or "sandbox"
         self._records: list[dict[str, Any]] = []
+        self._raw: collections.deque[dict[str, Any]] = collections.deque(maxlen=KEEP_RAW)
         self._seen: set[tuple[str | None, str]] = set()
         self._callbacks: list[Callback] = []
         self._cond = threading.Condition()
@@ -114,6 +120,15 @@ class WebhookReceiver:
         """Call ``callback(record)`` for every notification received (in the server's thread)."""
         self._callbacks.append(callback)
         return callback
+
+    def received(self, order_id: str | None = None) -> list[dict[str, Any]]:
+        """The latest notifications exactly as they came in: ``method``, ``query``, ``headers`` and raw ``body``.
+
+        Kept in memory only (the journal never stores the ``Auth`` header), for the last ``KEEP_RAW``.
+        """
+        with self._cond:
+            raw = list(self._raw)
+        return [r for r in raw if order_id is None or r["query"].get("transactionid") == order_id]
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -153,9 +168,11 @@ class WebhookReceiver:
         from flask import Flask, Response, request
 
         app = Flask(__name__)
+        app.url_map.merge_slashes = False  # "//hook" is a path like any other, never a redirect
 
-        @app.route(self.path, methods=["POST", "GET"])
-        def notification() -> Response:
+        @app.route("/", defaults={"path": ""}, methods=["POST", "GET"])
+        @app.route("/<path:path>", methods=["POST", "GET"])
+        def notification(path: str) -> Response:
             raw = request.stream.read(MAX_BODY + 1) if request.method == "POST" else b""
             status, text = self.handle(request.method, raw, request.args.to_dict(), dict(request.headers))
             return Response(text, status=status, mimetype="text/plain")
@@ -165,6 +182,8 @@ class WebhookReceiver:
     def handle(self, method: str, raw: bytes, query: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
         """Verify, store and answer one notification; returns the HTTP status and body to send."""
         order_id = query.get("transactionid")
+        with self._cond:
+            self._raw.append({"method": method, "query": dict(query), "headers": dict(headers), "body": raw})
         body: bytes | str = raw
         parsed: Any = None  # the body as a JSON object, once; the journal need not parse it again
         verified, reason, status = True, None, 200
@@ -178,7 +197,7 @@ class WebhookReceiver:
             body, verified, reason, status = raw[:MAX_BODY], False, f"body larger than {MAX_BODY} bytes", 413
         else:
             try:
-                verify_notification(raw, headers.get("Auth"), self._api_key, tolerance=self.tolerance, now=self.clock())
+                self._verify(raw, headers.get("Auth"), tolerance=self.tolerance)
             except SignatureError as exc:
                 verified, reason, status = False, f"{exc.reason}: {exc}", 403
             try:

@@ -155,9 +155,10 @@ def test_listen_stores_into_the_journal_named_by_msp_journal(tmp_path: Path, htt
 
 
 def test_listen_receives_the_sandbox_notifications(sandbox: Sandbox, api: requests.Session, tmp_path: Path) -> None:
-    # A seeded sandbox's clock stands at 2026-01-01, so the age check is switched off with --tolerance 0.
+    # Default flags: the listener checks the 600 s window against its own clock, and a seeded sandbox
+    # signs with the real time of sending, so its notifications pass.
     path = tmp_path / "journal.sqlite"
-    with Listener(path, api_key=sandbox.api_key, tolerance=0, stderr=tmp_path / "stderr") as listener:
+    with Listener(path, api_key=sandbox.api_key, stderr=tmp_path / "stderr") as listener:
         listener.next_line()  # "Storing them in ..."
         order = notifying_order(listener.url)
         assert api.post(f"{api.base}/orders", json=order).status_code == 200  # type: ignore[attr-defined]
@@ -173,17 +174,56 @@ def test_listen_receives_the_sandbox_notifications(sandbox: Sandbox, api: reques
     )
 
 
-def test_listen_rejects_stale_notifications_by_default(sandbox: Sandbox, api: requests.Session, tmp_path: Path) -> None:
-    # The default tolerance is 600 s against the wall clock: a seeded sandbox's timestamps are too old.
-    with Listener(tmp_path / "journal.sqlite", api_key=sandbox.api_key, stderr=tmp_path / "stderr") as listener:
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_sandbox_and_listen_side_by_side_with_default_flags(tmp_path: Path, http: requests.Session) -> None:
+    """The README's two terminals, as real processes: a seeded `msp-explore sandbox` and `msp-explore listen`."""
+    port = free_port()
+    command = [sys.executable, "-m", "msp_explore", "sandbox", "--port", str(port), "--api-key", KEY, "--seed", "0"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as sandbox:
+        try:
+            assert sandbox.stdout is not None
+            base = sandbox.stdout.readline().split(" at ", 1)[1].strip()  # "MultiSafepay sandbox at URL"
+            with Listener(tmp_path / "journal.sqlite", api_key=KEY, stderr=tmp_path / "stderr") as listener:
+                listener.next_line()
+                http.headers["api_key"] = KEY
+                # The tutorial's curl order, notifying the listener on a path of its own choosing.
+                url = listener.url.rsplit("/", 1)[0] + "/shop/notify?type=notification"
+                assert http.post(f"{base}/orders", json=notifying_order(url), timeout=10).status_code == 200
+                paid = http.post(f"{base}/sandbox/orders/my-order-id-1/pay", json={"scenario": "completed"}, timeout=10)
+                assert paid.json()["data"]["status"] == "completed"
+                line = parse(listener.next_line())
+                deliveries = http.get(f"{base}/sandbox/deliveries", timeout=10).json()["data"]
+                assert listener.terminate() == 0
+        finally:
+            sandbox.terminate()
+            sandbox.wait(timeout=15)
+    assert (line["order_id"], line["status"], line["verdict"]) == ("my-order-id-1", "completed", "verified")
+    assert [(d["attempt"], d["acknowledged"]) for d in deliveries] == [(1, True)]
+
+
+def test_listen_rejects_a_stale_notification_by_default(tmp_path: Path, http: requests.Session) -> None:
+    # Signed an hour ago: the 600 s window, on the listener's own clock, refuses it.
+    with Listener(tmp_path / "journal.sqlite", api_key=KEY, stderr=tmp_path / "stderr") as listener:
         listener.next_line()
-        order = notifying_order(listener.url)
-        assert api.post(f"{api.base}/orders", json=order).status_code == 200  # type: ignore[attr-defined]
-        sandbox.pay("my-order-id-1", "completed")
+        body = encode_body({"order_id": "order-1", "status": "completed", "financial_status": "completed"})
+        headers = {"Auth": sign_notification(body, KEY, int(time.time()) - 3600), "Content-Type": "application/json"}
+        response = http.post(listener.url, params={"transactionid": "order-1"}, data=body, headers=headers, timeout=10)
         line = parse(listener.next_line())
         assert listener.terminate() == 0
+    assert response.status_code == 403
     assert str(line["verdict"]).startswith("REJECTED (stale: ")
-    assert sandbox.deliveries[0]["status_code"] == 403
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "inf"])
+def test_listen_refuses_a_tolerance_that_is_not_a_positive_number(value: str) -> None:
+    result = run("listen", "--tolerance", value)
+    assert result.returncode == 2
+    assert "--tolerance" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_listen_lines_stay_whole_when_notifications_arrive_at_once(tmp_path: Path) -> None:

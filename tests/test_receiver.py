@@ -30,12 +30,18 @@ from msp_explore.receiver import MAX_BODY, WebhookReceiver
 from msp_explore.sandbox import Sandbox
 from msp_explore.webhooks import encode_body, sign_notification
 
-NOW = 1767268800  # 2026-01-01T12:00:00Z, the seeded sandbox's start
+NOW = int(time.time())  # when this module was loaded: signatures that must fail, or be stale, use it
+
+
+def now() -> int:
+    """The current unix time: what a notification sent now is signed with, seeded sandbox or not."""
+    return int(time.time())
+
 FRAME_COLUMNS = ["order_id", "status", "financial_status", "verified", "duplicate", "received_at"]
 
 
 def sandbox_client(sandbox: Sandbox, **kwargs: Any) -> Client:
-    """A Client for ``sandbox`` as ``connect()`` makes one: ``.sandbox`` lets a receiver use the sandbox's clock."""
+    """A Client for ``sandbox``, without retries: a receiver uses it to fetch the order of a GET notification."""
     kwargs.setdefault("base_url", sandbox.url)
     client = Client(sandbox.api_key, max_attempts=1, **kwargs)
     client.sandbox = sandbox
@@ -79,7 +85,7 @@ def post(
     *,
     auth: str | None,
     order_id: str | None = None,
-    timestamp: int = NOW,
+    timestamp: int | None = None,
 ) -> requests.Response:
     """POST a notification as MultiSafepay does; ``transactionid`` is the body's order_id unless given."""
     if order_id is None:
@@ -90,7 +96,7 @@ def post(
     headers = {"Content-Type": "application/json"}
     if auth is not None:
         headers["Auth"] = auth
-    params = {"transactionid": order_id, "timestamp": str(timestamp)}
+    params = {"transactionid": order_id, "timestamp": str(now() if timestamp is None else timestamp)}
     return http.post(url, params=params, data=body, headers=headers, timeout=10)
 
 
@@ -280,7 +286,7 @@ def test_without_a_journal_notifications_are_kept_in_memory(
         create_order(api, "order-1", receiver.url)
         sandbox.pay("order-1", "completed")
         body = encode_body(sandbox.get_order("order-1"))
-        resent = post(http, receiver.url, body, auth=sign_notification(body, sandbox.api_key, NOW))
+        resent = post(http, receiver.url, body, auth=sign_notification(body, sandbox.api_key, now()))
         assert resent.text == "OK"
         frame = receiver.notifications
         records = receiver.records
@@ -425,6 +431,7 @@ def test_storage_failure_means_no_ok_and_the_retry_is_stored(
 
         with Journal(tmp_path / "fresh.sqlite") as fresh:
             receiver.journal = fresh
+            sandbox.advance(0.2)  # the retry falls due on the seeded sandbox's (standing) clock
             receiver.wait_for("order-1", status="completed", timeout=10)  # the sandbox's retry
             assert wait_until(lambda: acknowledged(sandbox, "order-1"), timeout=10)
             [row] = stored(fresh).to_dict("records")
@@ -494,7 +501,7 @@ def test_receiver_killed_mid_stream_loses_no_acknowledged_notification(tmp_path:
 
         driver = threading.Thread(target=drive)
         try:
-            with Listener(path, api_key=sandbox.api_key, tolerance=0, stderr=tmp_path / "1.err") as first:
+            with Listener(path, api_key=sandbox.api_key, stderr=tmp_path / "1.err") as first:
                 for oid in order_ids:
                     response = api.post(f"{sandbox.url}/orders", json=notifying_order(first.url, oid))
                     assert response.status_code == 200, response.text
@@ -518,7 +525,7 @@ def test_receiver_killed_mid_stream_loses_no_acknowledged_notification(tmp_path:
             assert short == {}, f"acknowledged but not stored: {short}"
 
             with Listener(
-                path, api_key=sandbox.api_key, port=first.port, tolerance=0, stderr=tmp_path / "2.err"
+                path, api_key=sandbox.api_key, port=first.port, stderr=tmp_path / "2.err"
             ) as second:
                 assert second.url == first.url
                 driver.join(timeout=30)
@@ -579,7 +586,7 @@ REJECTIONS = {
 def test_bad_signatures_are_rejected_stored_and_not_counted(
     journal: Journal, http: requests.Session, body: bytes, auth: str | None, reason: str
 ) -> None:
-    with WebhookReceiver("key", journal=journal, clock=lambda: NOW) as receiver:
+    with WebhookReceiver("key", journal=journal) as receiver:
         response = post(http, receiver.url, body, auth=auth)
         assert response.status_code == 403 and response.text.startswith(reason)
         assert "OK" not in response.text[:100]
@@ -595,26 +602,30 @@ def test_bad_signatures_are_rejected_stored_and_not_counted(
 
 
 def test_a_genuine_notification_replayed_after_the_tolerance_is_rejected(
-    sandbox: Sandbox, api: requests.Session, receiver: WebhookReceiver, journal: Journal, http: requests.Session
+    sandbox: Sandbox, api: requests.Session, client: Client, journal: Journal, http: requests.Session
 ) -> None:
-    create_order(api, "order-1", receiver.url)
-    sandbox.pay("order-1", "completed")
-    [delivery] = sandbox.deliveries
-    [(body,)] = raw_rows(journal.path, "SELECT body FROM notifications")
-    # The same bytes and the same Auth the sandbox sent (HMAC is deterministic), captured and replayed.
-    auth = sign_notification(body, sandbox.api_key, delivery["timestamp"])
+    # A test of the tolerance itself: a 2 s window, so the replay can outlive it without a long wait.
+    with WebhookReceiver(sandbox.api_key, client=client, journal=journal, tolerance=2) as receiver:
+        create_order(api, "order-1", receiver.url)
+        sandbox.pay("order-1", "completed")
+        [delivery] = sandbox.deliveries
+        assert delivery["acknowledged"]
+        [(body,)] = raw_rows(journal.path, "SELECT body FROM notifications")
+        # The same bytes and the same Auth the sandbox sent (HMAC is deterministic), captured and replayed.
+        auth = sign_notification(body, sandbox.api_key, delivery["timestamp"])
 
-    again = post(http, receiver.url, body.encode(), auth=auth, timestamp=delivery["timestamp"])
-    assert again.text == "OK"  # within the tolerance a resend is fine, and flagged below
-    sandbox.advance(601)  # the receiver judges by the sandbox clock, as the client talks to a seeded sandbox
-    late = post(http, receiver.url, body.encode(), auth=auth, timestamp=delivery["timestamp"])
-    assert late.status_code == 403 and late.text.startswith("stale")
+        again = post(http, receiver.url, body.encode(), auth=auth, timestamp=delivery["timestamp"])
+        assert again.text == "OK"  # within the tolerance a resend is fine, and flagged below
+        while time.time() - delivery["timestamp"] <= 2.5:
+            time.sleep(0.1)
+        late = post(http, receiver.url, body.encode(), auth=auth, timestamp=delivery["timestamp"])
+        assert late.status_code == 403 and late.text.startswith("stale")
 
-    frame = stored(journal)
-    assert frame[["verified", "duplicate"]].values.tolist() == [[True, False], [True, True], [False, True]]
-    assert frame["reason"][2].startswith("stale:")
-    assert len(stored(journal, include_duplicates=False)) == 1
-    assert receiver.wait_for("order-1")["id"] == frame["id"][1]  # the stale copy is ignored
+        frame = stored(journal)
+        assert frame[["verified", "duplicate"]].values.tolist() == [[True, False], [True, True], [False, True]]
+        assert frame["reason"][2].startswith("stale:")
+        assert len(stored(journal, include_duplicates=False)) == 1
+        assert receiver.wait_for("order-1")["id"] == frame["id"][1]  # the stale copy is ignored
 
 
 def oversized() -> bytes:
@@ -667,8 +678,8 @@ def test_oversized_chunked_body_is_cut_off_at_the_limit(journal: Journal, http: 
 
 def test_the_same_signed_body_twice_is_flagged_duplicate(journal: Journal, http: requests.Session) -> None:
     body = notification("order-1")
-    with WebhookReceiver("key", journal=journal, clock=lambda: NOW) as receiver:
-        for ts in (NOW, NOW + 5):  # a resend carries a fresh timestamp, so a fresh Auth
+    with WebhookReceiver("key", journal=journal) as receiver:
+        for ts in (now(), now() + 1):  # a resend carries a fresh timestamp, so a fresh Auth
             assert post(http, receiver.url, body, auth=sign_notification(body, "key", ts), timestamp=ts).text == "OK"
         assert [r["duplicate"] for r in receiver.records] == [False, True]
     assert stored(journal)["duplicate"].tolist() == [False, True]
@@ -694,6 +705,7 @@ def test_a_resend_after_a_lost_answer_is_flagged_duplicate(
 
     create_order(api, "order-1", receiver.url)
     sandbox.pay("order-1", "completed")
+    sandbox.advance(0.2)  # the retry falls due on the seeded sandbox's (standing) clock
     assert wait_until(lambda: acknowledged(sandbox, "order-1"), timeout=10)
 
     first, second = sandbox.deliveries
@@ -713,10 +725,10 @@ def test_concurrent_notifications_are_all_stored_once(journal: Journal, http: re
         with requests.Session() as session:
             session.trust_env = False
             for body in chunk:
-                response = post(session, receiver.url, body, auth=sign_notification(body, "key", NOW))
+                response = post(session, receiver.url, body, auth=sign_notification(body, "key", now()))
                 answers.append(response.text)
 
-    with WebhookReceiver("key", journal=journal, clock=lambda: NOW) as receiver:
+    with WebhookReceiver("key", journal=journal) as receiver:
         threads = [threading.Thread(target=send, args=(bodies[i::6],)) for i in range(6)]
         for thread in threads:
             thread.start()
@@ -728,3 +740,32 @@ def test_concurrent_notifications_are_all_stored_once(journal: Journal, http: re
     assert len(records) == len(frame) == len(bodies)
     assert sorted(frame["order_id"]) == sorted(f"order-{i}" for i in range(120))
     assert frame["id"].is_unique and not frame["duplicate"].any()
+
+
+# -- any path ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/webhook", "/", "/shop/notify", "/hook//double", "/webhook/", "/a%2Fb?type=x"])
+def test_a_notification_on_any_path_is_taken(journal: Journal, http: requests.Session, path: str) -> None:
+    # MultiSafepay posts to whatever URL the merchant set, and a tunnel may rewrite the path.
+    with WebhookReceiver("key", journal=journal) as receiver:
+        assert receiver.url.endswith("/webhook")  # still one URL to give out
+        url = receiver.url.removesuffix("/webhook") + path
+        body = notification("order-1")
+        response = post(http, url, body, auth=sign_notification(body, "key", now()))
+        assert (response.status_code, response.text) == (200, "OK")
+        assert not response.is_redirect
+    assert stored(journal)["verified"].tolist() == [True]
+
+
+def test_received_keeps_each_notification_exactly_as_it_came_in(http: requests.Session) -> None:
+    from multisafepay.util import Webhook
+
+    with WebhookReceiver("key") as receiver:
+        body = notification("order-1", description="Café ☕ \\/ déjà")
+        auth = sign_notification(body, "key", now())
+        post(http, receiver.url, body, auth=auth)
+        [note] = receiver.received("order-1")
+    assert note["body"] == body and note["headers"]["Auth"] == auth and note["method"] == "POST"
+    assert Webhook.validate(note["body"].decode(), note["headers"]["Auth"], "key")
+    assert receiver.received("order-2") == []

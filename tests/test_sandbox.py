@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from conftest import reference
 
 from msp_explore.errors import MspError
 from msp_explore.sandbox import DEFAULT_API_KEY, Sandbox
@@ -312,3 +314,23 @@ def test_plugin_fixture(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
     result.assert_outcomes(passed=2)
+
+
+def test_ideal_issuers_answer_as_the_docs_example(api: requests.Session) -> None:
+    """MultiSafepay's Node wrapper lists iDEAL banks with GET /issuers/ideal; the docs' example is its answer."""
+    path = reference("multisafepay-docs", "openapi", "components", "examples", "responses", "idealIssuers.json")
+    example = json.loads(path.read_text(encoding="utf-8"))
+    for gateway in ("ideal", "IDEAL"):
+        response = api.get(f"{api.base}/issuers/{gateway}")  # type: ignore[attr-defined]
+        assert response.status_code == 200
+        assert response.json() == example  # the same banks, codes and order
+    assert all(set(item) == {"code", "description"} for item in example["data"])
+
+
+@pytest.mark.parametrize("gateway", ["VISA", "PAYPAL", "nothing"])
+def test_issuers_of_other_gateways_keep_their_documented_error(api: requests.Session, gateway: str) -> None:
+    response = api.get(f"{api.base}/issuers/{gateway}")  # type: ignore[attr-defined]
+    assert response.status_code == 404
+    assert response.json() == {
+        "success": False, "data": {}, "error_code": 1023, "error_info": "No gateway (payment method) available"
+    }

@@ -7,7 +7,9 @@ testapi.multisafepay.com. Notifications are captured by a real receiver and chec
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +26,7 @@ from multisafepay.api.shared.customer import Customer
 from multisafepay.util import Webhook
 
 from msp_explore.sandbox import Sandbox
+from msp_explore.webhooks import verify_notification
 
 
 def _sdk(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sdk:
@@ -239,9 +242,60 @@ def test_webhook_validate_accepts_real_notifications(sdk: Sdk, sandbox: Sandbox,
 
     assert [json.loads(c.body)["status"] for c in receiver.requests] == ["completed", "partial_refunded"]
     for call in receiver.requests:
-        # a seeded sandbox's clock starts in the past, so switch the SDK's age check off here
-        assert Webhook.validate(call.text, call.headers["Auth"], sandbox.api_key, validation_time_in_seconds=0)
-        assert not Webhook.validate(call.text, call.headers["Auth"], "another-key", validation_time_in_seconds=0)
+        # the SDK's default 600 s window, on this machine's clock: a seeded sandbox signs with the real time too
+        assert Webhook.validate(call.text, call.headers["Auth"], sandbox.api_key)
+        assert not Webhook.validate(call.text, call.headers["Auth"], "another-key")
+
+
+class PlainReceiver(http.server.BaseHTTPRequestHandler):
+    """A merchant's handler at its plainest: the standard library's HTTP server, refusing the first ``refuse``."""
+
+    received: list[tuple[str, dict[str, str], bytes]]
+    refuse = 0
+
+    def do_POST(self) -> None:  # noqa: N802 -- http.server's spelling
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.received.append((self.path, dict(self.headers), body))
+        answer = b"busy" if len(self.received) <= self.refuse else b"OK"
+        self.send_response(503 if answer == b"busy" else 200)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("seed", [0, None], ids=["seeded", "unseeded"])
+def test_every_notification_verifies_on_the_receivers_own_clock(seed: int | None) -> None:
+    """First attempts, retries and notifications sent after advance(3600): all pass the SDK's default window."""
+    handler = type("Handler", (PlainReceiver,), {"received": [], "refuse": 2})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/shop/webhook?type=notification"
+    try:
+        with Sandbox(seed=seed, sync_notifications=True, retry_interval=60) as sandbox, requests.Session() as api:
+            api.headers["api_key"] = sandbox.api_key
+            body = {"order_id": "clock-1", "currency": "EUR", "amount": 1000, "description": "Clock"}
+            api.post(f"{sandbox.url}/orders", json=body | {"payment_options": {"notification_url": url}})
+            sandbox.pay("clock-1", "completed")  # attempt 1: refused
+            sandbox.advance(60)  # attempt 2: refused
+            sandbox.advance(3600)  # attempt 3: acknowledged, an hour later on the sandbox clock
+            api.post(f"{sandbox.url}/orders/clock-1/refunds", json={"currency": "EUR", "amount": 100})
+            assert sandbox.wait_for_deliveries()
+            deliveries = sandbox.deliveries
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [d["attempt"] for d in deliveries] == [1, 2, 3, 1]
+    assert [d["acknowledged"] for d in deliveries] == [False, False, True, True]
+    assert len(handler.received) == 4
+    for path, headers, raw in handler.received:
+        assert path.startswith("/shop/webhook?type=notification&transactionid=clock-1&timestamp=")
+        stamp = int(path.rsplit("=", 1)[1])
+        assert Webhook.validate(raw.decode(), headers["Auth"], sandbox.api_key)
+        assert verify_notification(raw, headers["Auth"], sandbox.api_key) == stamp
+        assert not Webhook.validate(raw.decode(), headers["Auth"], "another-key")
 
 
 def test_webhook_validate_with_non_ascii_and_a_live_clock(monkeypatch: pytest.MonkeyPatch) -> None:

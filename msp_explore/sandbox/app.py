@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, Response, current_app, redirect, render_temp
 from werkzeug.exceptions import HTTPException
 
 from . import listing
-from .catalog import GATEWAYS, listed_gateways
+from .catalog import GATEWAYS, issuers, listed_gateways
 from .store import FAILED, Store, encode
 from .validate import Reject
 
@@ -198,9 +198,10 @@ def get_payment_method(method_id: str) -> Response:
 
 @api.get("/issuers/<gateway_id>")
 def list_issuers(gateway_id: str) -> Response:
-    if gateway_id.upper() != "MYBANK":
+    found = issuers(gateway_id)
+    if found is None:
         return error(404, 1023, "No gateway (payment method) available")
-    return ok([{"code": s.key, "description": s.label} for s in GATEWAYS["MYBANK"].scenarios])
+    return ok(found)
 
 
 # -- sandbox controls (not part of MultiSafepay's API; for the CLI sandbox) -----------------------------

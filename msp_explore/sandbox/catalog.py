@@ -391,6 +391,25 @@ def scenario_for_amount(amount: int) -> str:
     return "completed" if amount <= 2000 else "expired"
 
 
+# The legacy iDEAL issuer list, as GET /issuers/ideal answers in the docs' example (idealIssuers.json).
+# iDEAL 2.0 picks the bank at iDEAL itself, but older integrations (and the official Node wrapper) still ask.
+IDEAL_ISSUERS = (
+    ("0031", "ABN AMRO"), ("0751", "SNS Bank"), ("0721", "ING"), ("0021", "Rabobank"), ("0761", "ASN Bank"),
+    ("0771", "Regio Bank"), ("0511", "Triodos Bank"), ("0161", "Van Lanschot Bankiers"), ("0801", "Knab"),
+    ("1099", "Revolut"), ("4371", "Bunq"), ("1235", "Handelsbanken"),
+)  # fmt: skip
+
+
+def issuers(gateway_id: str) -> list[dict[str, str]] | None:
+    """GET /issuers/{gateway}: iDEAL's legacy bank list, or MyBank's banks; None for any other gateway."""
+    gateway_id = gateway_id.upper()
+    if gateway_id == "IDEAL":
+        return [{"code": code, "description": name} for code, name in IDEAL_ISSUERS]
+    if gateway_id == "MYBANK":
+        return [{"code": s.key, "description": s.label} for s in GATEWAYS["MYBANK"].scenarios]
+    return None
+
+
 def listed_gateways(include_coupons: bool = False) -> list[dict[str, str]]:
     """The ``data`` of GET /gateways: every method but the generic CREDITCARD, gift cards on request."""
     rows = []

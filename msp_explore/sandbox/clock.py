@@ -1,4 +1,9 @@
-"""Sandbox time: what timestamps read, and when delayed outcomes happen."""
+"""Sandbox time: what order timestamps read, and when delayed outcomes, expiry and webhook retries happen.
+
+This is the sandbox's one logical clock. What goes on the wire for a receiver to check against its own
+clock (a notification's ``Auth`` timestamp and ``timestamp`` parameter) is the real time of sending,
+never this clock: a seeded sandbox's orders repeat exactly, while its signatures verify today.
+"""
 
 from __future__ import annotations
 
@@ -23,16 +28,17 @@ class Clock:
         self._offset = 0.0
         self._lock = threading.Lock()
 
-    def now(self) -> datetime:
+    def seconds(self) -> float:
+        """Seconds this clock has moved since it started (or was reset): what timers are scheduled on."""
         elapsed = 0.0 if self.frozen else time.monotonic() - self._mono
-        return self._start + timedelta(seconds=elapsed + self._offset)
+        return elapsed + self._offset
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self.seconds())
 
     def stamp(self) -> str:
         """The API's timestamp format: ``2021-12-07T15:56:32``, no zone."""
         return self.now().strftime("%Y-%m-%dT%H:%M:%S")
-
-    def unix(self) -> int:
-        return int(self.now().replace(tzinfo=timezone.utc).timestamp())
 
     def advance(self, seconds: float) -> None:
         with self._lock:

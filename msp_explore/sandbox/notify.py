@@ -3,6 +3,10 @@
 A notification is a snapshot of the order at the moment it changed. Each attempt gets a fresh
 timestamp (so a fresh ``Auth``); an attempt that is not answered with HTTP 200 and ``OK`` in the
 first 100 characters is retried ``retries`` times, ``retry_interval`` seconds apart.
+
+Retries are due on the sandbox's logical clock, so ``advance()`` brings them on (and a seeded sandbox,
+whose clock stands still, retries only when it is advanced). The timestamp each attempt is signed with
+is the real time of sending, as MultiSafepay's is: a receiver checks it against its own wall clock.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -30,7 +33,8 @@ class Notice:
     order_id: str
     body: bytes
     attempt: int = 1
-    last_ts: int = 0  # timestamp of the previous attempt
+    last_ts: int = 0  # wire timestamp of the previous attempt
+    due: float = 0.0  # when this attempt fell due, on the sandbox clock
 
 
 def acknowledged(status_code: int, text: str) -> bool:
@@ -59,25 +63,25 @@ class Notifier:
         self.deliveries: list[dict[str, Any]] = []
         self._queue: list[tuple[float, int, Notice]] = []
         self._seq = itertools.count()
-        self._skew = 0.0  # advance() moves pending retries closer by this many seconds
         self._busy = 0
         self._cond = threading.Condition()
         self._local = threading.local()
         self._stopped = False
         self._worker: threading.Thread | None = None
 
-    # -- scheduling ---------------------------------------------------------------------------
+    # -- scheduling (on the sandbox's logical clock) ---------------------------------------------
     def _now(self) -> float:
-        return time.monotonic() + self._skew
+        return self.clock.seconds()
 
     def send(self, url: str, method: str, order_id: str, body: bytes) -> None:
-        notice = Notice(url, method, order_id, body)
+        notice = Notice(url, method, order_id, body, due=self._now())
         if self.sync:
             self._deliver(notice)
         else:
             self._push(notice, self._now())
 
     def _push(self, notice: Notice, due: float) -> None:
+        notice.due = due
         with self._cond:
             heapq.heappush(self._queue, (due, next(self._seq), notice))
             self._ensure_worker()
@@ -108,7 +112,9 @@ class Notifier:
                     wait = self._queue[0][0] - self._now() if self._queue else None
                     if wait is not None and wait <= 0:
                         break
-                    self._cond.wait(timeout=wait if wait is not None else 1.0)
+                    # A frozen clock moves only by advance(), which notifies; a live one by itself.
+                    live = wait is not None and not self.clock.frozen
+                    self._cond.wait(timeout=min(wait, 1.0) if live else 1.0)
                 if self._stopped:
                     return
             self.flush()
@@ -121,12 +127,13 @@ class Notifier:
             finally:
                 self._done()
 
-    def advance(self, seconds: float) -> None:
+    def advance(self) -> None:
+        """The clock was moved: deliver the attempts that fell due."""
         with self._cond:
-            self._skew += seconds
             self._cond.notify_all()
-        if self.sync:
+        if self.sync:  # what fell due is attempted before advance() returns, by whichever thread took it
             self.flush()
+            self.wait_idle()
 
     def pending(self) -> int:
         with self._cond:
@@ -147,7 +154,6 @@ class Notifier:
         with self._cond:
             self._queue.clear()
             self.deliveries = []
-            self._skew = 0.0
 
     def close(self) -> None:
         with self._cond:
@@ -166,8 +172,9 @@ class Notifier:
         return session
 
     def _deliver(self, notice: Notice) -> None:
-        # A retry never repeats a timestamp, even when a seeded (frozen) clock has not moved since.
-        ts = notice.last_ts = max(self.clock.unix(), notice.last_ts + 1)
+        # The wire carries the real time of sending; a retry never repeats its predecessor's timestamp
+        # (retries brought on by advance() may follow each other within one real second).
+        ts = notice.last_ts = max(int(time.time()), notice.last_ts + 1)
         sep = "&" if "?" in notice.url else "?"
         url = f"{notice.url}{sep}transactionid={quote(notice.order_id, safe='')}&timestamp={ts}"
         record: dict[str, Any] = {
@@ -175,8 +182,8 @@ class Notifier:
             "attempt": notice.attempt,
             "method": notice.method,
             "url": url,
-            "time": datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
-            "timestamp": ts,
+            "time": self.clock.stamp(),  # on the sandbox's clock, like the order's own times
+            "timestamp": ts,  # as sent: real unix time
             "status_code": None,
             "response_body": "",
             "acknowledged": False,
@@ -210,4 +217,6 @@ class Notifier:
         self.deliveries.append(record)
         if not record["acknowledged"] and notice.attempt <= self.retries:
             notice.attempt += 1
-            self._push(notice, self._now() + self.retry_interval)
+            # Counted from when this attempt fell due, not from when it ended: an advance() made while it
+            # was on the wire must still bring the retry on.
+            self._push(notice, notice.due + self.retry_interval)

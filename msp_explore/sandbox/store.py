@@ -158,7 +158,7 @@ class Store:
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)
         self.run_timers()
-        self.notifier.advance(seconds)
+        self.notifier.advance()
 
     # -- orders -------------------------------------------------------------------------------
     def create_order(self, body: Any, root: str) -> Order:
