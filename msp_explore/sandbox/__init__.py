@@ -16,12 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from .._server import BackgroundServer
-from ..errors import ValidationError
+from ..controls import SandboxControls
+from ..errors import MspError
 from .app import create_app
 from .clock import SEEDED_START, Clock
 from .notify import Notifier
 from .store import Store
-from .validate import Reject
 
 DEFAULT_API_KEY = "sandbox-key-not-a-secret"
 
@@ -65,6 +65,7 @@ class Sandbox:
         self.app = create_app(self.store)
         self.server = BackgroundServer(self.app, host=host, port=port)
         self._ticker: threading.Thread | None = None
+        self._controls: SandboxControls | None = None
         self._stop = threading.Event()
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -87,6 +88,9 @@ class Sandbox:
             self._ticker = None
         self.server.stop()
         self.notifier.close()
+        if self._controls is not None:
+            self._controls.close()
+            self._controls = None
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -99,48 +103,41 @@ class Sandbox:
         """The API base, like ``https://testapi.multisafepay.com/v1/json``."""
         return self.server.url_for("/v1/json")
 
-    # -- what a tester does by hand on MultiSafepay's side ---------------------------------------------
-    def pay(
-        self, order_id: str, scenario: str | None = None, *, gateway: str | None = None
-    ) -> dict[str, Any]:
-        """Do what submitting the payment page does, and return the order as GET would.
+    # -- what a tester does by hand on MultiSafepay's side: over HTTP, as for a sandbox elsewhere ------------
+    @property
+    def controls(self) -> SandboxControls:
+        """This sandbox's controls, reached over HTTP like those of ``msp-explore sandbox`` in another terminal."""
+        if self._controls is None or self._controls.url != self.url:
+            if not self.server.is_running():
+                raise MspError(f"{self!r} is not running: start() it first")
+            self._controls = SandboxControls(self.url, self.api_key)
+        return self._controls
 
-        ``scenario`` is the outcome ("completed", "declined", "cancelled", "expired", "uncleared"), a
-        scenario name from the test page ("success", "failure"), or the test card number or IBAN to pay
-        with. Without a gateway on the order, one is inferred (iDEAL by default, then the first method
-        that offers the outcome). Outcomes are MultiSafepay's: iDEAL's "Cancelled" scenario ends void.
-        Without a scenario, a direct card order pays with the card it was created with.
-        """
-        try:
-            order = self.store.pay(order_id, scenario, gateway)
-        except Reject as exc:
-            field, _, rule = exc.error_info.partition(": ")
-            raise ValidationError(field if rule else "scenario", rule or exc.error_info) from None
-        return self.get_order(order.order_id)
+    def pay(self, order_id: str, scenario: str | None = None, *, gateway: str | None = None) -> dict[str, Any]:
+        """Do what submitting the payment page does, and return the order as GET would (see ``SandboxControls``)."""
+        return self.controls.pay(order_id, scenario, gateway=gateway)
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox clock: delayed outcomes, link expiry and webhook retries that fall due happen."""
+        self.controls.advance(seconds)
+
+    def reset(self) -> None:
+        """Forget every order, transaction and delivery; a seeded sandbox starts its sequence again."""
+        self.controls.reset()
+
+    def wait_for_deliveries(self, timeout: float = 10.0) -> bool:
+        """Wait until every notification that is due has been attempted."""
+        return self.controls.wait_for_deliveries(timeout)
+
+    @property
+    def deliveries(self) -> list[dict[str, Any]]:
+        """Every webhook attempt: url, status_code, response_body, time, attempt, acknowledged, error."""
+        return self.controls.list_deliveries()
 
     def get_order(self, order_id: str) -> dict[str, Any]:
         """The order as GET /orders/{order_id} returns it."""
         with self.store.lock:
             return json.loads(self.store.get(order_id).body)  # type: ignore[no-any-return]
-
-    def advance(self, seconds: float) -> None:
-        """Move the sandbox clock: delayed outcomes, link expiry and webhook retries that fall due happen."""
-        self.store.advance(seconds)
-
-    def reset(self) -> None:
-        """Forget every order, transaction and delivery; a seeded sandbox starts its sequence again."""
-        self.notifier.reset()
-        self.store.reset()
-        self.clock.reset()
-
-    def wait_for_deliveries(self, timeout: float = 10.0) -> bool:
-        """Wait until every notification that is due has been attempted."""
-        return self.notifier.wait_idle(timeout)
-
-    @property
-    def deliveries(self) -> list[dict[str, Any]]:
-        """Every webhook attempt: url, status_code, response_body, time, attempt, acknowledged, error."""
-        return list(self.notifier.deliveries)
 
     def __repr__(self) -> str:
         seed = f" seed={self.seed}" if self.seed is not None else ""

@@ -241,7 +241,42 @@ def sandbox_reset() -> Response:
 
 @api.get("/sandbox/deliveries")
 def sandbox_deliveries() -> Response:
-    return ok(list(_store().notifier.deliveries))
+    order_id = request.args.get("order_id")
+    deliveries = list(_store().notifier.deliveries)
+    return ok([d for d in deliveries if order_id is None or d["order_id"] == order_id])
+
+
+@api.post("/sandbox/deliveries/wait")
+def sandbox_wait_for_deliveries() -> Response:
+    body = _body() or {}
+    timeout = body.get("timeout", 10) if isinstance(body, dict) else None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 <= timeout <= 600:
+        raise Reject(400, 1000, "timeout: must be a number of seconds from 0 to 600")
+    return ok({"idle": _store().notifier.wait_idle(timeout)})
+
+
+@api.get("/sandbox/requests")
+def sandbox_requests() -> Response:
+    order_id = request.args.get("order_id")
+    store = _store()
+    with store.lock:
+        seen = list(store.requests)
+    return ok([r for r in seen if order_id is None or r["order_id"] == order_id])
+
+
+@api.after_request
+def remember_request(response: Response) -> Response:
+    if request.endpoint and not request.endpoint.startswith("api.sandbox_"):
+        store = _store()
+        with store.lock:
+            store.requests.append({
+                "method": request.method,
+                "path": request.path,
+                "order_id": (request.view_args or {}).get("order_id"),
+                "status_code": response.status_code,
+                "time": store.clock.stamp(),
+            })  # fmt: skip
+    return response
 
 
 # -- the hosted payment page --------------------------------------------------------------------------

@@ -40,6 +40,10 @@ class Clock:
         """The API's timestamp format: ``2021-12-07T15:56:32``, no zone."""
         return self.now().strftime("%Y-%m-%dT%H:%M:%S")
 
+    def stamp_at(self, seconds: float) -> str:
+        """``stamp()`` for the moment this clock reads ``seconds`` (see ``seconds()``)."""
+        return (self._start + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._offset += seconds

@@ -35,6 +35,7 @@ class Notice:
     attempt: int = 1
     last_ts: int = 0  # wire timestamp of the previous attempt
     due: float = 0.0  # when this attempt fell due, on the sandbox clock
+    number: int = 0  # which notification this is, counted from 1: its attempts share it
 
 
 def acknowledged(status_code: int, text: str) -> bool:
@@ -63,6 +64,7 @@ class Notifier:
         self.deliveries: list[dict[str, Any]] = []
         self._queue: list[tuple[float, int, Notice]] = []
         self._seq = itertools.count()
+        self._numbers = itertools.count(1)
         self._busy = 0
         self._cond = threading.Condition()
         self._local = threading.local()
@@ -74,7 +76,7 @@ class Notifier:
         return self.clock.seconds()
 
     def send(self, url: str, method: str, order_id: str, body: bytes) -> None:
-        notice = Notice(url, method, order_id, body, due=self._now())
+        notice = Notice(url, method, order_id, body, due=self._now(), number=next(self._numbers))
         if self.sync:
             self._deliver(notice)
         else:
@@ -154,6 +156,7 @@ class Notifier:
         with self._cond:
             self._queue.clear()
             self.deliveries = []
+            self._numbers = itertools.count(1)
 
     def close(self) -> None:
         with self._cond:
@@ -179,6 +182,7 @@ class Notifier:
         url = f"{notice.url}{sep}transactionid={quote(notice.order_id, safe='')}&timestamp={ts}"
         record: dict[str, Any] = {
             "order_id": notice.order_id,
+            "notification": notice.number,
             "attempt": notice.attempt,
             "method": notice.method,
             "url": url,
@@ -188,6 +192,7 @@ class Notifier:
             "response_body": "",
             "acknowledged": False,
             "error": None,
+            "retry_due": None,  # when this attempt's retry falls due, on the sandbox clock; None: no retry
         }
         if not self.allow_remote and not is_local(url):
             # The tutorial's example.com URLs must not leave the machine: record, never retry.
@@ -214,9 +219,13 @@ class Notifier:
         except requests.RequestException as exc:
             record["error"] = f"{type(exc).__name__}: {exc}"
             self._local.session = None  # a broken connection poisons the pool: start afresh
-        self.deliveries.append(record)
-        if not record["acknowledged"] and notice.attempt <= self.retries:
-            notice.attempt += 1
+        retry = not record["acknowledged"] and notice.attempt <= self.retries
+        if retry:
             # Counted from when this attempt fell due, not from when it ended: an advance() made while it
             # was on the wire must still bring the retry on.
-            self._push(notice, notice.due + self.retry_interval)
+            due = notice.due + self.retry_interval
+            record["retry_due"] = self.clock.stamp_at(due)
+        self.deliveries.append(record)
+        if retry:
+            notice.attempt += 1
+            self._push(notice, due)

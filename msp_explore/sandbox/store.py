@@ -6,6 +6,7 @@ held and sent after it is released, so a receiver may call back into the sandbox
 
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import json
@@ -99,6 +100,8 @@ class Store:
             self.timers: list[tuple[datetime, int, str, tuple[tuple[int, str, str], ...]]] = []
             self._timer_seq = itertools.count()
             self._outbox: list[tuple[str, str, str, bytes]] = []
+            # the API requests answered, for GET /sandbox/requests (what a webhook handler asked, say)
+            self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
 
     # -- plumbing -----------------------------------------------------------------------------
     @contextmanager
