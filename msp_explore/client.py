@@ -8,60 +8,49 @@ Usage::
     >>> client.get_order("order-1")["status"]
     'initialized'
 
-Every method checks its arguments before sending anything (``ValidationError`` names the field and the
-rule) and returns the ``data`` of MultiSafepay's ``{"success": true, "data": ...}`` envelope. Error answers
-become ``ApiError`` subclasses (see ``errors``); network errors from ``requests`` pass through.
+Every method checks the types of its arguments before sending anything (``ValidationError`` names the
+field and the rule; see ``checks``) and returns the ``data`` of MultiSafepay's ``{"success": true,
+"data": ...}`` envelope. The API's own rules are the API's: their answers become ``ApiError`` subclasses
+(see ``errors``), naming the field as MultiSafepay does. Network errors from ``requests`` pass through.
 
 Faults and retries
 ------------------
-* GET requests are retried on connection errors, timeouts, 429 and 500/502/503/504, with exponential
-  backoff and jitter (``backoff``, doubling, at most 8 s) or the server's ``Retry-After``, for at most
-  ``max_attempts`` attempts and ``retry_deadline`` seconds in all, first attempt included. A wait that
-  would end past the deadline is not started: the last error is raised at once.
-* Every other request (POST, PATCH) is retried only when it provably never reached the API: the
-  connection was refused or could not be opened in time, or the answer was 429. After a reset, a
-  timeout or a 5xx it may have taken effect, so resending could refund twice, or turn a cancel that
-  worked into a "cannot be cancelled" error. The error is raised instead; check with ``get_order``.
-* ``create_order`` is the exception, because ``order_id`` makes it checkable: when its answer is lost
-  (reset, timeout, 5xx) it first GETs the order. If it exists with the same amount, currency and
-  description, that is returned as ``{"order_id", "payment_url": None, "session_id": None,
-  "recovered": True}`` (a direct order: the fetched order plus ``payment_url: None, recovered: True``).
-  The payment_url cannot be re-derived: it carries a session id only the lost answer held. Only
-  when the GET says 404 is the order sent again; a resend that meets "order_id already in use"
-  (1006) is checked the same way. MultiSafepay's order_id uniqueness backs this up: a second order
-  with the same id can never be created.
+Retries are urllib3's ``Retry``, mounted on the session's adapter (see ``retries`` for the policy): GETs
+are retried on network errors, 429 and 5xx; other requests only when they certainly never arrived, or
+got 429. ``create_order`` adds what only the API's domain allows, because ``order_id`` makes it
+checkable: when its answer is lost (reset, timeout, 5xx) it first GETs the order. If it exists with the
+same amount, currency and description, that is returned as ``{"order_id", "payment_url": None,
+"session_id": None, "recovered": True}`` (a direct order: the fetched order plus ``payment_url: None,
+recovered: True``). The payment_url cannot be re-derived: it carries a session id only the lost answer
+held. Only when the GET says 404 is the order sent again; a resend that meets "order_id already in use"
+(1006) is checked the same way. MultiSafepay's order_id uniqueness backs this up: a second order with
+the same id can never be created.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import (
-    NameResolutionError,
-    NewConnectionError,
-)
+from urllib3.exceptions import NewConnectionError
 
-from . import errors
-from ._batch import Answer, Batch, in_flight, prepare_batch, succeeded
+from . import checks, errors
 from .config import DEFAULT_TIMEOUT, TEST_API, Settings, environment
 from .display import OrderResult
 from .errors import ApiError, NotFoundError, ValidationError
+from .retries import MAX_BACKOFF, retry_policy
 
 if TYPE_CHECKING:
-
+    from .controls import SandboxControls
     from .journal import Journal
     from .sandbox import Sandbox
 
@@ -69,99 +58,17 @@ __all__ = ["Client", "connect"]
 
 logger = logging.getLogger(__name__)
 
-ORDER_TYPES = ("redirect", "direct", "paymentlink", "checkout")
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_BACKOFF = 8.0
+IN_FLIGHT = 8  # get_orders' requests at once: each mostly waits on the network
 _POOL_SIZE = 10
 _PROGRESS_INTERVAL = 0.1  # seconds between updates of get_orders' progress bar
 _REDACTED = "[redacted]"
-_NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
-_OBJECT_FIELDS = (
-    "customer", "delivery", "payment_options", "gateway_info", "custom_info", "shopping_cart",
-    "checkout_options", "second_chance", "plugin",
-)  # fmt: skip
-
-
-# -- argument checks: one small function per rule, all raising ValidationError(field, rule) ----------------
-def _text(field: str, value: Any, *, max_len: int) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise ValidationError(field, "is required")
-    if not isinstance(value, str):
-        raise ValidationError(field, f"must be a string, not {type(value).__name__}")
-    if len(value) > max_len:
-        raise ValidationError(field, f"must be at most {max_len} characters (got {len(value)})")
-    return value
-
-
-def _order_id(value: Any, field: str = "order_id") -> str:
-    _text(field, value, max_len=50)
-    if value in (".", ".."):  # URL normalisation would turn /orders/.. into a different path
-        raise ValidationError(field, "cannot be '.' or '..'")
-    return str(value)
-
-
-def _amount(value: Any, field: str = "amount") -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(
-            field, f"must be a positive integer amount in cents (1000 = 10.00), not {type(value).__name__}"
-        )
-    if value < 1:
-        raise ValidationError(field, f"must be a positive integer amount in cents (1000 = 10.00), not {value}")
-    return value
-
-
-def _currency(value: Any) -> str:
-    if not isinstance(value, str) or len(value) != 3 or not value.isascii() or not value.isalpha():
-        raise ValidationError("currency", "must be a 3-letter ISO 4217 code like EUR")
-    return value
-
-
-def _check_order(body: Mapping[str, Any]) -> None:
-    kind = body.get("type", "redirect")
-    if kind not in ORDER_TYPES:
-        raise ValidationError("type", f"must be one of {', '.join(ORDER_TYPES)}")
-    _order_id(body.get("order_id"))
-    _amount(body.get("amount"))
-    _currency(body.get("currency"))
-    _text("description", body.get("description"), max_len=200)
-    if kind == "direct" and not body.get("gateway"):
-        raise ValidationError("gateway", "is required for a direct order")
-    for field in _OBJECT_FIELDS:
-        if body.get(field) is not None and not isinstance(body[field], Mapping):
-            raise ValidationError(field, f"must be a dict, not {type(body[field]).__name__}")
-
-
-def _check_key(api_key: Any) -> str:
-    if api_key is not None and not isinstance(api_key, str):
-        raise ValidationError("api_key", f"must be a string, not {type(api_key).__name__}")
-    key = (api_key or "").strip()
-    if not key:
-        raise ValidationError(
-            "api_key", "is required: pass Client(api_key=...), set MSP_API_KEY, or use connect() for the sandbox"
-        )
-    # requests would reject such a header with an error message that quotes the whole value.
-    if not key.isascii() or not key.isprintable() or " " in key:
-        raise ValidationError("api_key", "must be printable ASCII without spaces")
-    return key
-
-
-def _check_base_url(base_url: Any, allow_live: bool) -> str:
-    if not isinstance(base_url, str) or urlsplit(base_url).scheme not in ("http", "https"):
-        raise ValidationError("base_url", "must be an http(s) URL like " + TEST_API)
-    if not urlsplit(base_url).hostname:
-        raise ValidationError("base_url", "must be an http(s) URL like " + TEST_API)
-    if environment(base_url) == "live" and not allow_live:
-        raise ValidationError(
-            "base_url", "is the live API, where payments are real; pass allow_live=True if you mean it"
-        )
-    return base_url.rstrip("/")
+_LOST = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 def _segment(value: Any) -> str:
     return quote(str(value), safe="")
 
 
-# -- faults ------------------------------------------------------------------------------------------------
 def _never_sent(exc: BaseException) -> bool:
     """Whether a network error happened before the request could reach the server."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -170,31 +77,6 @@ def _never_sent(exc: BaseException) -> bool:
         reason = getattr(exc.args[0], "reason", exc.args[0])  # urllib3's MaxRetryError wraps the cause
         return isinstance(reason, NewConnectionError)
     return False
-
-
-def _retryable(exc: BaseException, idempotent: bool) -> bool:
-    if isinstance(exc, requests.exceptions.SSLError):
-        return False  # a certificate problem does not go away by asking again
-    if _never_sent(exc):
-        reason = getattr(exc.args[0], "reason", None) if exc.args else None
-        return not isinstance(reason, NameResolutionError)  # a misspelt host neither
-    return idempotent
-
-
-def _retry_after(response: requests.Response | Answer) -> float | None:
-    """The ``Retry-After`` header in seconds (it may also be an HTTP date), or None."""
-    value = (response.headers.get("Retry-After") or "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def _scrub(prepared: requests.PreparedRequest | None) -> None:
@@ -212,10 +94,13 @@ class Client:
     base_url : the test API by default; the sandbox's ``url``; the live API only with ``allow_live=True``.
     timeout : seconds to wait for the connection and for each read.
     journal : a ``Journal``: every request and every order received is recorded in it.
-    session : a ``requests.Session`` to use (it is not closed by ``close()``).
-    max_attempts, retry_deadline, backoff : the retry policy (see the module docstring): at most
-        ``max_attempts`` attempts within ``retry_deadline`` seconds, waiting ``backoff`` seconds
-        (doubling, with jitter) between them.
+    session : a ``requests.Session`` to use (it is not closed by ``close()``); the client mounts its
+        retrying adapter on it for the API's URL.
+    max_attempts, retry_deadline, backoff : the retry policy (see ``retries``): at most ``max_attempts``
+        attempts, no wait ending more than ``retry_deadline`` seconds after the first failure, waits
+        starting at ``backoff`` seconds and doubling, with jitter.
+    controls : whether ``.sandbox`` offers the sandbox's controls. Default: when ``base_url`` is on this
+        machine; pass True for ``msp-explore sandbox`` on another machine, False to act as on the real API.
 
     Usage::
 
@@ -223,8 +108,6 @@ class Client:
             client.create_order(order_id="order-1", currency="EUR", amount=1000, description="Test")
             client.get_order("order-1")
     """
-
-    sandbox: Sandbox | None
 
     def __init__(
         self,
@@ -238,35 +121,29 @@ class Client:
         max_attempts: int = 5,
         retry_deadline: float = 30.0,
         backoff: float = 0.5,
+        controls: bool | None = None,
     ) -> None:
-        key = _check_key(api_key if api_key is not None else os.environ.get("MSP_API_KEY"))
-        base_url = _check_base_url(base_url, allow_live)
-        for field, value, low in (("timeout", timeout, 0), ("retry_deadline", retry_deadline, 0)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= low:
-                raise ValidationError(field, "must be a positive number of seconds")
-        if isinstance(backoff, bool) or not isinstance(backoff, int | float) or backoff < 0:
-            raise ValidationError("backoff", "must be zero or a positive number of seconds")
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-            raise ValidationError("max_attempts", "must be an integer of at least 1")
-        self._settings = Settings(api_key=key, base_url=base_url, timeout=float(timeout))
+        key = checks.api_key(api_key if api_key is not None else Settings.from_env().api_key)
+        base_url = checks.base_url(base_url, allow_live)
+        self.timeout = checks.seconds("timeout", timeout)
+        self.retry_deadline = checks.seconds("retry_deadline", retry_deadline)
+        self.backoff = checks.seconds("backoff", backoff, zero=True)
+        self.max_attempts = checks.count("max_attempts", max_attempts)
+        self._settings = Settings(api_key=key, base_url=base_url, timeout=self.timeout)
         self.base_url = base_url
-        self.timeout = float(timeout)
         self.environment = environment(base_url)
         self.journal = journal
-        self.sandbox = None
-        self.max_attempts = max_attempts
-        self.retry_deadline = float(retry_deadline)
-        self.backoff = float(backoff)
-        self._sleep: Callable[[float], None] = time.sleep
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
         parts = urlsplit(base_url)
         self._prefix = f"{parts.scheme}://{parts.netloc}/"
+        self._retry = retry_policy(self.max_attempts, self.backoff, self.retry_deadline)
         self._adapter: HTTPAdapter | None = None
         self._pool_size = 0
         self._pool_lock = threading.Lock()
-        if self._owns_session:  # a session passed in keeps its own adapters until get_orders needs more
-            self._ensure_pool(_POOL_SIZE)
+        self._ensure_pool(_POOL_SIZE)
+        self._controls: SandboxControls | None = None
+        self._offers_controls = self.environment == "sandbox" if controls is None else bool(controls)
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -286,14 +163,30 @@ class Client:
     def __getstate__(self) -> Any:
         raise TypeError("a Client holds an API key and cannot be pickled; create a new one instead")
 
+    @property
+    def sandbox(self) -> SandboxControls | None:
+        """The controls of the sandbox this client talks to (pay, advance, reset, deliveries), over HTTP.
+
+        None on MultiSafepay's own APIs, where paying is done by hand on the payment page. The same
+        object works for ``connect()``'s embedded sandbox and for ``msp-explore sandbox`` elsewhere.
+        """
+        if not self._offers_controls or self.environment in ("test", "live"):
+            return None
+        if self._controls is None:
+            from .controls import SandboxControls
+
+            self._controls = SandboxControls(self.base_url, self._settings.api_key or "", timeout=self.timeout)
+        return self._controls
+
     def _ensure_pool(self, size: int) -> None:
         """Mount an adapter keeping ``size`` connections to the API for reuse, so parallel requests never queue."""
         with self._pool_lock:
             old = self._adapter
             if old is not None and size <= self._pool_size:
                 return
-            self._adapter, self._pool_size = HTTPAdapter(pool_connections=1, pool_maxsize=size), size
-            self.session.mount(self._prefix, self._adapter)
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=size, max_retries=self._retry)
+            self._adapter, self._pool_size = adapter, size
+            self.session.mount(self._prefix, adapter)
             if old is not None:
                 old.close()  # its idle connections; one still in use is closed when it is handed back
 
@@ -309,7 +202,7 @@ class Client:
         if order is not None and not isinstance(order, Mapping):
             raise ValidationError("order", f"must be a dict, not {type(order).__name__}")
         body = {**(order or {}), **fields}
-        _check_order(body)
+        checks.order(body)
         data = self._create(body)
         if "status" in data and "payment_url" in data and not data.get("recovered"):
             self._record_order(data)  # a direct order comes back whole
@@ -317,25 +210,17 @@ class Client:
 
     def get_order(self, order_id: str) -> OrderResult:
         """Get one order by the order_id it was created with."""
-        return self._get_order(_order_id(order_id))
+        return self._get_order(checks.order_id(order_id))
 
     def get_orders(
-        self, order_ids: Iterable[str], *, max_workers: int | None = None, progress: bool = True
+        self, order_ids: Iterable[str], *, max_workers: int = IN_FLIGHT, progress: bool = True
     ) -> list[OrderResult]:
         """Get many orders concurrently over the pooled connections; results come in input order.
 
-        What ``requests`` works out for every call (settings, proxies, the connection pool) is worked out
-        once for the batch, and each GET goes straight to the session's pool: it takes under half the
-        CPU of a ``get_order``. A session with its own auth, hooks, cookies, proxy or a mocked adapter gets
-        every GET through ``Session.request`` as usual.
-
         Parameters
         ----------
-        max_workers : requests in flight at once. By default 8 for an API elsewhere, where each request
-            mostly waits on the network; 4 for a server on this machine, where there is no network to
-            wait on and client and server only need a CPU each; 1 for a sandbox served from this very
-            process (``connect()``'s), whose threads share one interpreter lock with the client's, so
-            that more requests in flight would only take turns.
+        max_workers : requests in flight at once (default 8): each mostly waits for the API's answer,
+            so several overlap their round trips. Every GET is a ``get_order``, retries included.
         progress : show a ``tqdm`` progress bar (``TQDM_DISABLE=1`` in the environment also hides it).
 
         Raises
@@ -350,18 +235,14 @@ class Client:
             raise ValidationError("order_ids", "must be a list of order IDs")
         ids = list(order_ids)
         for index, order_id in enumerate(ids):
-            _order_id(order_id, f"order_ids[{index}]")
-        if max_workers is None:
-            max_workers = in_flight(self.base_url)
-        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-            raise ValidationError("max_workers", "must be an integer of at least 1")
+            checks.order_id(order_id, f"order_ids[{index}]")
+        checks.count("max_workers", max_workers)
         if not ids:
             return []
         from tqdm.auto import tqdm  # lazily: only this method needs it
 
         workers = min(max_workers, len(ids))
         self._ensure_pool(max(workers, _POOL_SIZE))
-        batch = self._batch()
         results: list[OrderResult | None] = [None] * len(ids)
         # Each worker takes the next order in input order until none is left or one has failed: no
         # future per order, and the first failure stops the others from starting new requests.
@@ -377,7 +258,7 @@ class Client:
                 if index >= len(ids):
                     return
                 try:
-                    results[index] = self._get_order(ids[index], batch=batch)
+                    results[index] = self._get_order(ids[index])
                 except BaseException:
                     failed_at[worker] = index
                     stop.set()
@@ -414,7 +295,7 @@ class Client:
 
     def update_order(self, order_id: str, **fields: Any) -> Any:
         """PATCH an order with the given fields (status, tracktrace_code, reason, ...)."""
-        path = f"/orders/{_segment(_order_id(order_id))}"
+        path = f"/orders/{_segment(checks.order_id(order_id))}"
         if not fields:
             raise ValidationError("fields", "give at least one field to change, like status='shipped'")
         return self._data("PATCH", path, json=fields)
@@ -426,7 +307,7 @@ class Client:
     def ship_order(self, order_id: str, **fields: Any) -> Any:
         """Mark an order shipped (tracktrace_code, carrier, ship_date, invoice_id, ... as keywords)."""
         if "amount" in fields:  # a partial shipment
-            _amount(fields["amount"])
+            checks.amount(fields["amount"])
         return self.update_order(order_id, **{**fields, "status": "shipped"})
 
     def refund_order(
@@ -443,28 +324,28 @@ class Client:
         ``currency`` defaults to the order's (fetched with ``get_order``). A refund is sent once: it is
         only resent when it certainly did not arrive (see the module docstring).
         """
-        path = f"/orders/{_segment(_order_id(order_id))}/refunds"
+        path = f"/orders/{_segment(checks.order_id(order_id))}/refunds"
         body: dict[str, Any] = {}
         if amount is not None:
-            body["amount"] = _amount(amount)
+            body["amount"] = checks.amount(amount)
         if currency is not None:
-            _currency(currency)
+            checks.text("currency", currency)
         if description is not None:
-            body["description"] = _text("description", description, max_len=200)
+            body["description"] = checks.text("description", description)
         if currency is None:
             currency = self.get_order(order_id)["currency"]
         return self._data("POST", path, json={"currency": currency, **body, **fields})
 
     def capture_order(self, order_id: str, amount: int, **fields: Any) -> Any:
         """Capture ``amount`` cents of an authorised manual-capture card order."""
-        path = f"/orders/{_segment(_order_id(order_id))}/capture"
-        body = {"amount": _amount(amount), "new_order_status": "completed", **fields}
+        path = f"/orders/{_segment(checks.order_id(order_id))}/capture"
+        body = {"amount": checks.amount(amount), "new_order_status": "completed", **fields}
         return self._data("POST", path, json=body)
 
     def cancel_authorization(self, order_id: str, reason: str) -> Any:
         """Cancel an authorised, not yet captured card payment: the order becomes void."""
-        path = f"/capture/{_segment(_order_id(order_id))}"
-        body = {"status": "cancelled", "reason": _text("reason", reason, max_len=200)}
+        path = f"/capture/{_segment(checks.order_id(order_id))}"
+        body = {"status": "cancelled", "reason": checks.text("reason", reason)}
         return self._data("PATCH", path, json=body)
 
     # -- transactions, gateways, payment methods ---------------------------------------------------------
@@ -498,7 +379,7 @@ class Client:
         """Get one transaction by its ``transaction_id``."""
         if isinstance(transaction_id, bool) or not isinstance(transaction_id, str | int):
             raise ValidationError("transaction_id", "must be a string or an integer")
-        _text("transaction_id", str(transaction_id), max_len=50)
+        checks.text("transaction_id", str(transaction_id))
         return self._data("GET", f"/transactions/{_segment(transaction_id)}")
 
     def list_gateways(self, **params: Any) -> Any:
@@ -507,7 +388,7 @@ class Client:
 
     def get_gateway(self, gateway_id: str) -> Any:
         """One gateway, like ``"IDEAL"`` (case-insensitive)."""
-        return self._data("GET", f"/gateways/{_segment(_text('gateway_id', gateway_id, max_len=50))}")
+        return self._data("GET", "/gateways/" + _segment(checks.text("gateway_id", gateway_id)))
 
     def list_payment_methods(self, **params: Any) -> Any:
         """Payment methods with their amounts, countries, currencies and icons."""
@@ -524,8 +405,9 @@ class Client:
 
         return verify_notification(body, auth, self._settings.api_key or "", tolerance=tolerance)
 
-    def _get_order(self, order_id: str, deadline: float | None = None, batch: Batch | None = None) -> OrderResult:
-        data = self._data("GET", f"/orders/{_segment(order_id)}", deadline=deadline, batch=batch)
+    # -- plumbing ----------------------------------------------------------------------------------------
+    def _get_order(self, order_id: str) -> OrderResult:
+        data = self._data("GET", f"/orders/{_segment(order_id)}")
         self._record_order(data)
         return OrderResult(data)
 
@@ -536,91 +418,63 @@ class Client:
     def _data(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._call(method, path, **kwargs).get("data")
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        deadline: float | None = None,
-        batch: Batch | None = None,
-    ) -> dict[str, Any]:
-        """Send a request, retrying what is safe to retry, and return the success envelope."""
-        deadline = deadline if deadline is not None else time.monotonic() + self.retry_deadline
-        idempotent = method == "GET"
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response, body = self._send(method, path, params=params, json=json, deadline=deadline, batch=batch)
-            except _NETWORK_ERRORS as exc:
-                if not (_retryable(exc, idempotent) and self._pause(attempt, deadline, None, method, path, exc)):
-                    raise
-                continue
-            status = response.status_code
-            if (
-                status in RETRY_STATUSES
-                and (idempotent or status == 429)
-                and self._pause(attempt, deadline, _retry_after(response), method, path, status)
-            ):
-                continue
-            return self._unwrap(response, body)
+    def _call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None) -> Any:
+        """Send a request (urllib3 retries what is safe to retry) and return the success envelope."""
+        response, body = self._send(method, path, params=params, json=json)
+        return self._unwrap(response, body)
 
     def _create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /orders; when the answer is lost, find out whether the order was made before resending."""
         deadline = time.monotonic() + self.retry_deadline
-        attempt, lost = 0, False
-        while True:
-            attempt += 1
+        lost = False
+        for attempt in range(1, self.max_attempts + 1):
             try:
-                response, parsed = self._send("POST", "/orders", json=body, deadline=deadline)
-            except _NETWORK_ERRORS as exc:
-                if isinstance(exc, requests.exceptions.SSLError):
-                    raise
-                if not _never_sent(exc):
-                    lost = True
-                    found = self._find_created(body, deadline, type(exc).__name__)
-                    if found is not None:
+                response, parsed = self._send("POST", "/orders", json=body)
+            except _LOST as exc:
+                if isinstance(exc, requests.exceptions.SSLError) or _never_sent(exc):
+                    raise  # never arrived, and urllib3 already tried again: nothing to recover
+                lost, why, result, failure = True, type(exc).__name__, None, exc
+            else:
+                if response.status_code < 500:
+                    try:
+                        return self._unwrap(response, parsed).get("data") or {}  # type: ignore[no-any-return]
+                    except ApiError as exc:
+                        # "order_id already in use" after a lost attempt: maybe that attempt made it.
+                        if not (lost and exc.error_code == 1006 and exc.status_code != 404):
+                            raise
+                        found = self._find_created(body, "order_id already in use")
+                        if found is None:
+                            raise
                         return found
-                elif not _retryable(exc, idempotent=False):
-                    raise  # a misspelt host
-                if not self._pause(attempt, deadline, None, "POST", "/orders", exc):
-                    raise
-                continue
-            status = response.status_code
-            if status in RETRY_STATUSES:
-                if status != 429:  # a 5xx may come after the order was made
-                    lost = True
-                    found = self._find_created(body, deadline, f"HTTP {status}")
-                    if found is not None:
-                        return found
-                if self._pause(attempt, deadline, _retry_after(response), "POST", "/orders", status):
-                    continue
-            try:
-                return self._unwrap(response, parsed).get("data") or {}
-            except ApiError as exc:
-                # "order_id already in use" after a lost attempt: maybe that attempt is the one that made it.
-                if lost and exc.error_code == 1006 and exc.status_code != 404:
-                    found = self._find_created(body, deadline, "order_id already in use")
-                    if found is not None:
-                        return found
-                raise
+                lost, why, result, failure = True, f"HTTP {response.status_code}", (response, parsed), None
+            found = self._find_created(body, why)
+            if found is not None:
+                return found
+            delay = min(MAX_BACKOFF, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            if attempt == self.max_attempts or time.monotonic() + delay > deadline:
+                if failure is not None:
+                    raise failure
+                assert result is not None
+                return self._unwrap(*result).get("data") or {}  # type: ignore[no-any-return]
+            logger.info("create_order %r: %s, and no such order yet; sending it again", body["order_id"], why)
+            time.sleep(delay)
+        raise AssertionError("unreachable")  # the loop returns or raises on its last attempt
 
-    def _find_created(self, body: dict[str, Any], deadline: float, why: str) -> dict[str, Any] | None:
+    def _find_created(self, body: dict[str, Any], why: str) -> dict[str, Any] | None:
         """After a lost create answer: the recovered result if our order exists, None if it does not."""
         order_id = body["order_id"]
         try:
-            order = self._get_order(order_id, deadline)
+            order = self._get_order(order_id)
         except NotFoundError:
             logger.info(
                 "create_order %r: answer lost (%s) and the order does not exist; sending it again", order_id, why
             )
             return None
-        except (ApiError, *_NETWORK_ERRORS):
+        except (ApiError, *_LOST):
             logger.warning("create_order %r: answer lost (%s) and the check failed; it may exist", order_id, why)
             raise
         ours = (order.get("amount"), str(order.get("currency")).upper(), order.get("description"))
-        if ours != (body["amount"], body["currency"].upper(), body["description"]):
+        if ours != (body["amount"], str(body["currency"]).upper(), body["description"]):
             return None  # someone else's order: sending ours gets the API's own "already in use" answer
         logger.warning(
             "create_order %r: answer lost (%s) but the order was created; its payment_url is unknown", order_id, why
@@ -629,58 +483,23 @@ class Client:
             return {**order, "payment_url": None, "recovered": True}
         return {"order_id": order["order_id"], "payment_url": None, "session_id": None, "recovered": True}
 
-    def _pause(
-        self, attempt: int, deadline: float, retry_after: float | None, method: str, path: str, cause: Any
-    ) -> bool:
-        """Wait before the next attempt and return True, or return False if no attempt is left in time."""
-        if attempt >= self.max_attempts:
-            return False
-        if retry_after is not None:
-            delay = retry_after
-        else:
-            delay = min(MAX_BACKOFF, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-        if time.monotonic() + delay >= deadline:
-            return False
-        what = type(cause).__name__ if isinstance(cause, BaseException) else f"HTTP {cause}"
-        logger.info(
-            "%s %s: %s; retrying in %.2f s (attempt %d of %d)",
-            method, path, what, delay, attempt + 1, self.max_attempts,
-        )  # fmt: skip
-        self._sleep(delay)
-        return True
-
     def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        deadline: float,
-        batch: Batch | None = None,
-    ) -> tuple[requests.Response | Answer, Any]:
-        """One attempt: returns the response and its parsed JSON body (None if it is not JSON).
-
-        ``batch`` (a GET without params, from ``get_orders``) sends it the prepared way; everything
-        else here (timeout, errors, logging, journal, parsing) is the same for both ways.
-        """
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
+    ) -> tuple[requests.Response, Any]:
+        """One request, urllib3's retries included: the response and its parsed JSON body (None if not JSON)."""
         shown = f"{path}?{urlencode(params, doseq=True)}" if params else path
-        timeout = min(self.timeout, max(deadline - time.monotonic(), 0.01))
         started = time.perf_counter()
         try:
-            if batch is not None and batch.usable():
-                response = batch.get(path, timeout)
-            else:
-                response = self.session.request(
-                    method,
-                    self.base_url + path,
-                    params=params,
-                    json=json,
-                    headers=self._headers(),
-                    timeout=timeout,
-                    # requests keeps custom headers on a redirect to another host; never follow one.
-                    allow_redirects=False,
-                )
+            response = self.session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                json=json,
+                headers=self._headers(),
+                timeout=self.timeout,
+                # requests keeps custom headers on a redirect to another host; never follow one.
+                allow_redirects=False,
+            )
         except requests.RequestException as exc:
             duration = (time.perf_counter() - started) * 1000
             logger.debug("%s %s -> %s after %.1f ms", method, shown, type(exc).__name__, duration)
@@ -708,9 +527,6 @@ class Client:
         # The key goes in a header: URLs end up in logs, error messages and proxies.
         return {"api_key": self._settings.api_key or "", "Accept": "application/json"}
 
-    def _batch(self) -> Batch | None:
-        return prepare_batch(self.session, self.base_url, self._headers())
-
     def _record_request(
         self, method: str, path: str, body: Any, status: int | None, duration: float, error_code: int | None
     ) -> None:
@@ -720,8 +536,8 @@ class Client:
                 error_code=error_code, environment=self.environment,
             )  # fmt: skip
 
-    def _unwrap(self, response: requests.Response | Answer, body: Any) -> dict[str, Any]:
-        if succeeded(body, response.status_code):
+    def _unwrap(self, response: requests.Response, body: Any) -> dict[str, Any]:
+        if 200 <= response.status_code < 300 and isinstance(body, dict) and body.get("success") is True:
             return body
         if not isinstance(body, dict) or not body.keys() & {"error_code", "error_info", "message"}:
             # A proxy's HTML error page, an empty body, or JSON without the envelope: say what came,
@@ -785,9 +601,10 @@ def _shared_sandbox(seed: int | None) -> Sandbox:
 def connect(*, seed: int | None = 0, journal: Journal | None = None, **kwargs: Any) -> Client:
     """A Client for MultiSafepay's test API if ``MSP_API_KEY`` is set, else for the embedded sandbox.
 
-    With a key, ``MSP_BASE_URL`` may point elsewhere (the live API still needs ``allow_live=True``).
-    Without one, the process's sandbox (started on first use, seeded with ``seed``) serves the client;
-    ``client.sandbox`` gives it, and is None for the real API. Other keywords go to ``Client``.
+    With a key, ``MSP_BASE_URL`` may point elsewhere: the live API (which still needs ``allow_live=True``),
+    or a sandbox run with ``msp-explore sandbox``. Without one, the process's sandbox (started on first
+    use, seeded with ``seed``) serves the client. Either way, on a sandbox ``client.sandbox`` holds its
+    controls; on MultiSafepay's APIs it is None. Other keywords go to ``Client``.
 
     Usage::
 
@@ -803,6 +620,4 @@ def connect(*, seed: int | None = 0, journal: Journal | None = None, **kwargs: A
     if "base_url" in kwargs:
         raise ValidationError("api_key", "is required with a base_url: set MSP_API_KEY, or leave base_url out")
     sandbox = _shared_sandbox(seed)
-    client = Client(sandbox.api_key, base_url=sandbox.url, journal=journal, **kwargs)
-    client.sandbox = sandbox
-    return client
+    return Client(sandbox.api_key, base_url=sandbox.url, journal=journal, **kwargs)

@@ -59,14 +59,15 @@ class Settings:
     api_key: str | None = None
     base_url: str = TEST_API
     timeout: float = DEFAULT_TIMEOUT
+    journal: str | None = None  # where a Journal() without a path keeps its file
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read ``MSP_API_KEY`` and ``MSP_BASE_URL`` (default: the test API); empty values count as unset."""
+        """Read ``MSP_API_KEY``, ``MSP_BASE_URL`` (default: the test API) and ``MSP_JOURNAL``; empty means unset."""
         env = os.environ if environ is None else environ
         api_key = env.get("MSP_API_KEY", "").strip() or None
         base_url = env.get("MSP_BASE_URL", "").strip().rstrip("/") or TEST_API
-        return cls(api_key=api_key, base_url=base_url)
+        return cls(api_key=api_key, base_url=base_url, journal=env.get("MSP_JOURNAL", "").strip() or None)
 
     @property
     def environment(self) -> str:

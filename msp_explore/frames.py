@@ -61,8 +61,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from . import _columns  # _columns.columnar is looked up there, so a test can refuse pyarrow everywhere
-from ._columns import (
+from . import columns as stage_one  # columnar is looked up there, so a test can refuse pyarrow everywhere
+from .columns import (
     CHILD_PATHS,
     KEYS,
     Raw,
@@ -373,12 +373,12 @@ def _read_jsonl(path: str) -> list[Any]:
     return lines
 
 
-# --- from raw columns (stage 1, in _columns.py) to frames ------------------------------------------
+# --- from raw columns (stage 1, in columns.py) to frames ------------------------------------------
 
 
 def _frames_from_dicts(orders: list[dict[str, Any]], tables: Iterable[str]) -> dict[str, pd.DataFrame]:
     tables = tuple(tables)
-    struct = _columns.columnar(orders) if "orders" in tables else None
+    struct = stage_one.columnar(orders) if "orders" in tables else None
     raws: dict[str, RawTable] = {}
     if struct is not None:
         raws = raw_tables_from_arrow(struct, tables, from_json=False)

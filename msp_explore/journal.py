@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from .encoding import compact_json
 from .errors import MspError, ValidationError
 
 if TYPE_CHECKING:
@@ -87,10 +88,12 @@ _REQUEST_COLUMNS = [
 ]  # fmt: skip
 
 
-# Encoders made once: json.dumps with any option builds a new JSONEncoder on every call, which costs
-# more than encoding a notification's query or headers.
-_canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode  # for comparing bodies
-_column_json = json.JSONEncoder(default=str).encode  # query and headers as stored
+def _canonical_json(value: Any) -> str:  # for comparing bodies
+    return compact_json(value, sort_keys=True)
+
+
+def _column_json(value: Any) -> str:  # query and headers as stored: plain strings, whatever came
+    return compact_json({str(k): str(v) for k, v in value.items()})
 
 
 def _same_body(earlier: str | None, text: str | None, order: dict[str, Any]) -> bool:
@@ -115,7 +118,7 @@ def _to_text(body: Any) -> str | None:
         return body
     if isinstance(body, (bytes, bytearray)):
         return bytes(body).decode("utf-8", errors="replace")
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return compact_json(body)
 
 
 def _first(value: Any) -> Any:
@@ -184,7 +187,11 @@ class Journal:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path if path is not None else os.environ.get("MSP_JOURNAL") or DEFAULT_PATH)
+        if path is None:
+            from .config import Settings
+
+            path = Settings.from_env().journal or DEFAULT_PATH
+        self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()  # the connection
         self._queue_lock = threading.Lock()  # the two below

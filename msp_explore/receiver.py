@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import collections
 import functools
-import hashlib
 import json
 import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ._server import BackgroundServer
 from .errors import MspError, SignatureError
+from .journal import Journal
 from .webhooks import DEFAULT_TOLERANCE, verify_notification
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from .journal import Journal
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +77,9 @@ class WebhookReceiver:
         else:
             key = api_key or Settings.from_env().api_key or DEFAULT_API_KEY
             self._verify = functools.partial(verify_notification, api_key=key)
-        self.journal = journal
+        # Without a journal of the caller's, one in memory: what counts as a duplicate is the journal's
+        # rule either way, and the records look the same.
+        self.journal = journal if journal is not None else Journal(":memory:")
         self.client = client
         self.public_url = public_url
         self.path = "/" + path.lstrip("/")
@@ -241,55 +240,19 @@ class WebhookReceiver:
         parsed: Any = None,
     ) -> dict[str, Any]:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        if self.journal is not None:
-            row = self.journal.record_notification(
-                order_id=order_id,
-                body=text,
-                query=query,
-                headers=headers,
-                method=method,
-                verified=verified,
-                reason=reason,
-                environment=self.environment,
-                parsed=parsed,
-            )
-            record = {key: row.get(key) for key in _COLUMNS}
-        else:
-            record = self._remember(method, order_id, text, query, verified, reason, parsed)
+        row = self.journal.record_notification(
+            order_id=order_id,
+            body=text,
+            query=query,
+            headers=headers,
+            method=method,
+            verified=verified,
+            reason=reason,
+            environment=self.environment,
+            parsed=parsed,
+        )
+        record = {key: row.get(key) for key in _COLUMNS}
         with self._cond:
-            if self.journal is None:
-                record["id"] = len(self._records) + 1
             self._records.append(record)
             self._cond.notify_all()
         return record
-
-    def _remember(
-        self,
-        method: str,
-        order_id: str | None,
-        text: str | None,
-        query: dict[str, str],
-        verified: bool,
-        reason: str | None,
-        parsed: Any = None,
-    ) -> dict[str, Any]:
-        """Without a journal: the same record, kept in memory only."""
-        try:
-            order = parsed if parsed is not None else (json.loads(text) if text else {})
-        except ValueError:
-            order = {}
-        order = order if isinstance(order, dict) else {}
-        digest = hashlib.sha256(json.dumps(order, sort_keys=True).encode()).hexdigest() if order else ""
-        key = (order_id or order.get("order_id"), digest)
-        with self._cond:
-            duplicate = bool(digest) and verified and key in self._seen
-            if verified and digest:
-                self._seen.add(key)
-        return {
-            "order_id": key[0], "status": order.get("status"), "financial_status": order.get("financial_status"),
-            "verified": verified, "duplicate": duplicate, "reason": reason, "method": method,
-            # timespec: a bare isoformat() drops ".000000" on a whole second, and then pandas, having
-            # inferred the format from the first row, fails to parse the whole column.
-            "received_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
-            "timestamp": query.get("timestamp"), "id": None,
-        }  # fmt: skip

@@ -43,31 +43,31 @@ def run_scenarios(
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from .sandbox.catalog import GATEWAYS
-
-    sandbox = getattr(client, "sandbox", None)
+    sandbox = client.sandbox
     if sandbox is None:
         return _orders_to_pay_by_hand(client, gateways, amount=amount, currency=currency, prefix=prefix)
     if isinstance(gateways, str):
         gateways = [gateways]
-    wanted = [g.upper() for g in gateways] if gateways is not None else [g for g in GATEWAYS if g != "CREDITCARD"]
-    unknown = sorted(set(wanted) - set(GATEWAYS))
+    catalog = {entry["gateway"]: entry for entry in sandbox.list_scenarios()}
+    wanted = [g.upper() for g in gateways] if gateways is not None else list(catalog)
+    unknown = sorted(set(wanted) - set(catalog))
     if unknown:
         raise MspError(f"gateways: {', '.join(unknown)} not offered by the sandbox")
-    runs = [(GATEWAYS[g], s) for g in wanted for s in (*GATEWAYS[g].scenarios, *filter(None, [GATEWAYS[g].fallback]))]
+    runs = [(catalog[g], s) for g in wanted for s in catalog[g]["scenarios"]]
     rows: list[dict[str, Any]] = []
     longest = 0
     for number, (gateway, scenario) in enumerate(tqdm(runs, desc="scenarios", disable=not progress or None), 1):
         order_id = f"{prefix}-{number:03d}"
-        price = _AMOUNT_FOR.get(scenario.key, amount) if gateway.form == "amount" else amount
+        price = _AMOUNT_FOR.get(scenario["key"], amount) if gateway["form"] == "amount" else amount
         client.create_order(
-            order_id=order_id, currency=currency, amount=price, gateway=gateway.id,
-            description=f"{gateway.description}: {scenario.label}",
+            order_id=order_id, currency=currency, amount=price, gateway=gateway["gateway"],
+            description=f"{gateway['description']}: {scenario['label']}",
         )  # fmt: skip
-        key = "NL87ABNA0000000009" if scenario is gateway.fallback else scenario.key
-        after = sandbox.pay(order_id, key, gateway=gateway.id)
-        longest = max(longest, *(delay for delay, _, _ in scenario.steps))
-        rows.append({"method": gateway.id, "scenario": key, "label": scenario.label,
+        # A typed scenario stands for any other input: an IBAN that is none of the listed test ones.
+        key = "NL87ABNA0000000009" if scenario["typed"] else scenario["key"]
+        after = sandbox.pay(order_id, key, gateway=gateway["gateway"])
+        longest = max(longest, scenario["longest_delay"])
+        rows.append({"method": gateway["gateway"], "scenario": key, "label": scenario["label"],
                      "after_pay": after["status"], "order_id": order_id})  # fmt: skip
     sandbox.advance(longest + 1)
     final = client.get_orders([row["order_id"] for row in rows], progress=False)

@@ -62,7 +62,7 @@ def fresh_order_id(client: Any, order_id: str) -> str:
     MultiSafepay refuses an order_id a second time (error 1006), so re-running a notebook against the
     real test API needs new IDs; the sandbox starts empty every time and keeps outputs comparable.
     """
-    if getattr(client, "sandbox", None) is not None:
+    if client.sandbox is not None:
         return order_id
     suffix = f"-{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
     return order_id[: 50 - len(suffix)] + suffix  # an order_id may have at most 50 characters

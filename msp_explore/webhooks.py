@@ -13,10 +13,10 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import time
 from typing import Any
 
+from .encoding import compact_json_bytes
 from .errors import SignatureError
 
 DEFAULT_TOLERANCE = 600  # seconds, as MultiSafepay's own SDKs
@@ -28,7 +28,7 @@ def encode_body(order: dict[str, Any]) -> bytes:
     This is also the form the official Python SDK re-serialises to before it checks a signature,
     so bodies built here verify under both the raw-body method and ``Webhook.validate``.
     """
-    return json.dumps(order, separators=(",", ":"), ensure_ascii=False).encode()
+    return compact_json_bytes(order)
 
 
 def _as_bytes(value: bytes | str) -> bytes:

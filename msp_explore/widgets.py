@@ -89,7 +89,7 @@ def payment_panel(client: Client, order_id: str, payment_url: str | None = None)
     panel.link = w.HTML(order_card({"order_id": order_id, "payment_url": payment_url}) if payment_url else "")
     panel.result = w.HTML()
     panel.buttons = []
-    sandbox = getattr(client, "sandbox", None)
+    sandbox = client.sandbox
     if sandbox is not None:
         for outcome in OUTCOMES:
             button = w.Button(description=f"pay: {outcome}", tooltip=f"pay {order_id} so that it ends {outcome}")

@@ -54,9 +54,8 @@ def sandbox(msp_sandbox: Sandbox) -> Iterator[Sandbox]:
 
 @pytest.fixture
 def client(sandbox: Sandbox) -> Iterator[Client]:
-    """A client for the sandbox as ``connect()`` makes one: ``.sandbox`` is set."""
+    """A client for the sandbox, as ``connect()`` makes one (``.sandbox`` holds its controls)."""
     with Client(sandbox.api_key, base_url=sandbox.url) as client:
-        client.sandbox = sandbox
         yield client
 
 

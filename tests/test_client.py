@@ -8,6 +8,8 @@ import pickle
 import re
 import socket
 import sqlite3
+import threading
+import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +21,10 @@ import requests
 import requests.adapters
 from _faulty_server import FaultyServer
 from conftest import TUTORIAL_ORDER
-from urllib3 import HTTPConnectionPool
 
-from msp_explore.client import Client, _never_sent, _retryable, connect
+from msp_explore.client import Client, _never_sent, connect
 from msp_explore.config import LIVE_API, TEST_API
+from msp_explore.controls import SandboxControls
 from msp_explore.display import OrderResult, format_amount, order_card
 from msp_explore.errors import ApiError, AuthenticationError, NotFoundError, ValidationError
 from msp_explore.journal import Journal
@@ -189,137 +191,32 @@ def test_get_orders_grows_the_connection_pool(client: Client) -> None:
     client.create_order(ORDER)
     client.get_orders(["order-1"] * 20, max_workers=16, progress=False)
     adapter = client.session.get_adapter(client.base_url)
-    assert adapter._pool_maxsize >= 16  # type: ignore[attr-defined]
+    assert adapter.poolmanager.connection_pool_kw["maxsize"] >= 16
 
 
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Every request as it reaches urllib3: the pool and the arguments of each ``urlopen``."""
-    calls: list[dict[str, Any]] = []
-    urlopen = HTTPConnectionPool.urlopen
-
-    def recording(
-        self: HTTPConnectionPool, method: str, url: str, body: Any = None, headers: Any = None, **kw: Any
-    ) -> Any:
-        calls.append({"pool": self, "method": method, "url": url, "body": body, "headers": dict(headers or {}), **kw})
-        return urlopen(self, method, url, body, headers, **kw)
-
-    monkeypatch.setattr(HTTPConnectionPool, "urlopen", recording)
-    return calls
-
-
-@pytest.fixture
-def environment_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The URLs ``Session.merge_environment_settings`` ran for: once per request on requests' own path."""
-    urls: list[str] = []
-    merge = requests.Session.merge_environment_settings
-
-    def counting(self: requests.Session, url: str, *args: Any) -> Any:
-        urls.append(url)
-        return merge(self, url, *args)
-
-    monkeypatch.setattr(requests.Session, "merge_environment_settings", counting)
-    return urls
-
-
-def test_get_orders_prepares_its_requests_once(client: Client, environment_reads: list[str]) -> None:
+def test_get_orders_overlaps_its_requests(client: Client, sandbox: Sandbox) -> None:
     client.create_order(ORDER)
-    environment_reads.clear()
-    client.get_orders(["order-1"] * 20, max_workers=4, progress=False)
-    assert environment_reads == [client.base_url + "/"]
-    client.get_order("order-1")
-    assert len(environment_reads) == 2
+    peak, inside, lock = [0], [0], threading.Lock()
+
+    def hook(response: requests.Response, **kwargs: Any) -> None:
+        with lock:
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+        time.sleep(0.05)  # stand for the network: the other workers must be sending meanwhile
+        with lock:
+            inside[0] -= 1
+
+    client.session.hooks["response"].append(hook)
+    got = client.get_orders(["order-1"] * 16, max_workers=4, progress=False)
+    assert len(got) == 16 and peak[0] == 4
 
 
-def test_get_orders_sends_what_get_order_sends(client: Client, sent: list[dict[str, Any]]) -> None:
-    client.create_order(ORDER, order_id="a/b c")  # an id that needs quoting
-    sent.clear()
-    one = client.get_order("a/b c")
-    (many,) = client.get_orders(["a/b c"], progress=False)
-    assert one == many and type(one) is type(many) is OrderResult
-    ordinary, batched = sent
-    assert ordinary["pool"] is batched["pool"]  # the session's own pool and connections
-    assert ordinary["headers"]["api_key"] == client._settings.api_key
-    for call in sent:
-        timeout = call.pop("timeout")
-        assert (timeout.connect_timeout, timeout.read_timeout) == pytest.approx((client.timeout,) * 2, abs=0.5)
-    assert ordinary == batched
-
-
-def test_get_orders_reuses_the_pooled_connections(client: Client, sent: list[dict[str, Any]]) -> None:
+def test_get_orders_starts_no_order_after_a_failure(client: Client, sandbox: Sandbox) -> None:
     client.create_order(ORDER)
-    sent.clear()
-    client.get_orders(["order-1"] * 40, max_workers=4, progress=False)
-    pool = sent[0]["pool"]
-    assert len(sent) == 40 and all(call["pool"] is pool for call in sent)
-    assert pool.num_connections <= 4  # kept alive, not one per order
-
-
-def test_get_orders_starts_no_order_after_a_failure(client: Client, sent: list[dict[str, Any]]) -> None:
-    client.create_order(ORDER)
-    sent.clear()
     with pytest.raises(NotFoundError):
         client.get_orders(["missing", "order-1", "order-1"], max_workers=1, progress=False)
-    assert [call["url"].rsplit("/", 1)[1] for call in sent] == ["missing"]
-
-
-class _OtherSession(requests.Session):
-    pass
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        lambda s: s.cookies.set("lb", "x"),  # a cookie may be for some paths only
-        lambda s: setattr(s, "auth", ("user", "pass")),  # an auth may sign each URL
-        lambda s: s.params.update({"locale": "nl"}),
-        lambda s: s.hooks["response"].append(lambda r, **kw: r),
-        lambda s: setattr(s, "stream", True),
-        lambda s: s.proxies.update({"http": "http://proxy.invalid:3128"}),
-        lambda s: s.mount(s.base, _Adapter()),  # type: ignore[attr-defined]
-        lambda s: setattr(s.get_adapter(s.base), "request_url", lambda *a: "/"),  # type: ignore[attr-defined]
-        lambda s: setattr(s, "send", s.send),  # patched on the instance, as a test double might
-    ],
-    ids=["cookie", "auth", "params", "hook", "stream", "proxy", "adapter subclass", "patched adapter", "patched send"],
-)
-def test_a_session_out_of_the_ordinary_is_not_batched(sandbox: Sandbox, change: Any) -> None:
-    # What requests works out per request from the session, it keeps working out: get_orders then
-    # sends every GET through the session.
-    with requests.Session() as session:
-        session.base = sandbox.url  # type: ignore[attr-defined]
-        c = made(Client(sandbox.api_key, base_url=sandbox.url, session=session))
-        c._ensure_pool(10)
-        assert c._batch() is not None
-        change(session)
-        assert c._batch() is None
-
-
-class _Adapter(requests.adapters.HTTPAdapter):
-    pass
-
-
-def test_a_session_subclass_or_a_patched_adapter_gets_every_request(
-    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, environment_reads: list[str]
-) -> None:
-    with _OtherSession() as session:
-        c = made(Client(sandbox.api_key, base_url=sandbox.url, session=session))
-        c.create_order(ORDER)
-        environment_reads.clear()
-        c.get_orders(["order-1"] * 3, progress=False)
-        assert len(environment_reads) == 3
-    # How ``responses`` intercepts requests: it replaces HTTPAdapter.send.
-    seen: list[str] = []
-    send = requests.adapters.HTTPAdapter.send
-
-    def intercepting(self: requests.adapters.HTTPAdapter, request: requests.PreparedRequest, **kw: Any) -> Any:
-        seen.append(str(request.url))
-        return send(self, request, **kw)
-
-    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", intercepting)
-    c = made(Client(sandbox.api_key, base_url=sandbox.url))
-    environment_reads.clear()
-    c.get_orders(["order-1"] * 3, progress=False)
-    assert len(seen) == 3 and len(environment_reads) == 3
+    asked = [r["path"] for r in client.sandbox.list_requests() if r["method"] == "GET"]  # type: ignore[union-attr]
+    assert asked == ["/v1/json/orders/missing"]
 
 
 def test_a_session_hook_sees_every_order(sandbox: Sandbox) -> None:
@@ -330,31 +227,6 @@ def test_a_session_hook_sees_every_order(sandbox: Sandbox) -> None:
         c.create_order(ORDER)
         c.get_orders(["order-1"] * 5, max_workers=2, progress=False)
         assert statuses == [200] * 6
-
-
-def test_a_cookie_from_the_api_goes_along_from_then_on(
-    sandbox: Sandbox, faulty: FaultyServer, sent: list[dict[str, Any]]
-) -> None:
-    c = flaky_client(sandbox, faulty)
-    c.create_order(ORDER)
-    body = json.dumps({"success": True, "data": {**sandbox.get_order("order-1")}}).encode()
-    faulty.plan(("200", {"Content-Type": "application/json", "Set-Cookie": "lb=node-2; Path=/"}, body))
-    sent.clear()
-    got = c.get_orders(["order-1"] * 3, max_workers=1, progress=False)
-    assert [o["order_id"] for o in got] == ["order-1"] * 3
-    assert c.session.cookies.get("lb") == "node-2"
-    assert [call["headers"].get("Cookie") for call in sent] == [None, "lb=node-2", "lb=node-2"]
-
-
-def test_a_replaced_pool_hands_the_batch_back_to_the_session(client: Client, sent: list[dict[str, Any]]) -> None:
-    client.create_order(ORDER)
-    batch = client._batch()
-    assert batch is not None and batch.usable()
-    client._ensure_pool(50)  # what a get_orders with more workers does: a new adapter and pool
-    assert not batch.usable()
-    sent.clear()
-    assert client._get_order("order-1", batch=batch)["order_id"] == "order-1"
-    assert sent[0]["pool"] is not batch._pool
 
 
 def test_update_ship_and_cancel(client: Client, sandbox: Sandbox) -> None:
@@ -472,27 +344,43 @@ def test_a_wrong_key_is_an_authentication_error(sandbox: Sandbox, call: Any, mes
     [
         ({"order_id": None}, "order_id", "is required"),
         ({"order_id": "  "}, "order_id", "is required"),
-        ({"order_id": "x" * 51}, "order_id", "at most 50"),
         ({"order_id": 12}, "order_id", "must be a string"),
-        ({"amount": 10.5}, "amount", "positive integer amount in cents"),
-        ({"amount": True}, "amount", "positive integer amount in cents"),
-        ({"amount": "1000"}, "amount", "positive integer amount in cents"),
-        ({"amount": 0}, "amount", "positive integer amount in cents"),
-        ({"amount": None}, "amount", "positive integer amount in cents"),
-        ({"currency": "EURO"}, "currency", "3-letter"),
-        ({"currency": "E1R"}, "currency", "3-letter"),
+        ({"order_id": ".."}, "order_id", "cannot be"),
+        ({"amount": 10.5}, "amount", "must be an integer amount in cents"),
+        ({"amount": True}, "amount", "must be an integer amount in cents"),
+        ({"amount": "1000"}, "amount", "must be an integer amount in cents"),
+        ({"amount": None}, "amount", "must be an integer amount in cents"),
+        ({"currency": 978}, "currency", "must be a string"),
         ({"description": None}, "description", "is required"),
-        ({"description": "x" * 201}, "description", "at most 200"),
-        ({"type": "bogus"}, "type", "redirect, direct, paymentlink, checkout"),
-        ({"type": "direct"}, "gateway", "required for a direct order"),
+        ({"type": 1}, "type", "must be a string"),
         ({"customer": "John"}, "customer", "must be a dict"),
     ],
 )
-def test_create_order_checks_before_sending(fields: dict[str, Any], field: str, rule: str) -> None:
+def test_create_order_checks_types_before_sending(fields: dict[str, Any], field: str, rule: str) -> None:
     with offline_client() as offline, pytest.raises(ValidationError) as info:
         offline.create_order(ORDER, **fields)
     assert info.value.field == field and rule in info.value.rule
     assert str(info.value).startswith(f"{field}: ")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"order_id": "x" * 51}, "order_id"),
+        ({"amount": 0}, "amount"),
+        ({"amount": -5}, "amount"),
+        ({"currency": "EURO"}, "currency"),
+        ({"currency": "E1R"}, "currency"),
+        ({"description": "x" * 201}, "description"),
+        ({"type": "bogus"}, "type"),
+        ({"type": "direct"}, "gateway"),
+    ],
+)
+def test_the_apis_own_rules_come_back_naming_the_field(client: Client, fields: dict[str, Any], field: str) -> None:
+    # One place for MultiSafepay's business rules: the API (here the sandbox), not the client too.
+    with pytest.raises(ApiError) as info:
+        client.create_order(ORDER, **fields)
+    assert info.value.status_code == 400 and info.value.error_info.startswith(f"{field}: ")
 
 
 @pytest.mark.parametrize(
@@ -505,11 +393,7 @@ def test_create_order_checks_before_sending(fields: dict[str, Any], field: str, 
         (lambda c: c.get_orders(["order-1"], max_workers=0), "max_workers"),
         (lambda c: c.update_order("order-1"), "fields"),
         (lambda c: c.ship_order("order-1", amount=1.5), "amount"),
-        (lambda c: c.refund_order("order-1", 0), "amount"),
         (lambda c: c.refund_order("order-1", 2.5), "amount"),
-        (lambda c: c.refund_order("order-1", 100, currency="EU"), "currency"),
-        (lambda c: c.refund_order("order-1", description="x" * 201), "description"),
-        (lambda c: c.capture_order("order-1", -1), "amount"),
         (lambda c: c.cancel_authorization("order-1", ""), "reason"),
         (lambda c: c.list_transactions(limit=0), "limit"),
         (lambda c: c.list_transactions(limit=1001), "limit"),
@@ -574,11 +458,11 @@ def test_bad_settings_are_refused() -> None:
 def test_connect_without_a_key_uses_one_embedded_sandbox() -> None:
     first, second = made(connect()), made(connect(timeout=5))
     assert repr(first).startswith("<Client sandbox http://127.0.0.1:")
-    assert isinstance(first.sandbox, Sandbox) and second.sandbox is first.sandbox
-    assert first.base_url == first.sandbox.url and second.timeout == 5
+    assert isinstance(first.sandbox, SandboxControls) and second.sandbox is not None
+    assert first.base_url == first.sandbox.url == second.sandbox.url and second.timeout == 5
     assert {"IDEAL"} <= {g["id"] for g in first.list_gateways()}
     with pytest.raises(ValidationError) as info:
-        connect(seed=first.sandbox.seed + 1)  # type: ignore[operator]
+        connect(seed=12345)  # this process's sandbox runs with seed 0
     assert info.value.field == "seed"
 
 
@@ -637,22 +521,21 @@ def test_a_stalled_get_is_retried_after_the_timeout(sandbox: Sandbox, faulty: Fa
 
 def test_retry_after_is_honoured(sandbox: Sandbox, faulty: FaultyServer) -> None:
     c = flaky_client(sandbox, faulty)
-    slept: list[float] = []
-    c._sleep = slept.append
-    faulty.plan(("503", {"Retry-After": "2"}), ("429", {"Retry-After": "1"}), "429")
+    faulty.plan(("503", {"Retry-After": "1"}), ("429", {"Retry-After": "1"}), "429")
+    began = time.monotonic()
     c.list_gateways()
-    assert slept[:2] == [2.0, 1.0]
-    assert 0.002 <= slept[2] <= 0.004  # the third wait is backoff: 0.001 * 2**2, with jitter
+    assert time.monotonic() - began >= 2.0  # both waits the API asked for; the third is a short backoff
+    assert len(faulty.received) == 4
 
 
 def test_a_retry_after_past_the_deadline_is_not_waited_for(sandbox: Sandbox, faulty: FaultyServer) -> None:
     c = flaky_client(sandbox, faulty, retry_deadline=30)
-    slept: list[float] = []
-    c._sleep = slept.append
     faulty.plan(("503", {"Retry-After": "120"}))
+    began = time.monotonic()
     with pytest.raises(ApiError) as info:
         c.list_gateways()
-    assert info.value.status_code == 503 and slept == [] and len(faulty.received) == 1
+    assert info.value.status_code == 503 and len(faulty.received) == 1
+    assert time.monotonic() - began < 10  # the last answer at once, not after two minutes
 
 
 def test_retries_stop_after_max_attempts(sandbox: Sandbox, faulty: FaultyServer) -> None:
@@ -666,10 +549,10 @@ def test_retries_stop_after_max_attempts(sandbox: Sandbox, faulty: FaultyServer)
 def test_retries_stop_at_the_deadline(sandbox: Sandbox, faulty: FaultyServer) -> None:
     faulty.plan(*["stall"] * 50)
     c = flaky_client(sandbox, faulty, timeout=0.2, retry_deadline=0.5, max_attempts=50)
-    with pytest.raises(requests.Timeout):
+    with pytest.raises(requests.ConnectionError, match="Read timed out"):
         c.list_gateways()
-    # Each attempt's timeout is cut to what is left of the deadline, so it ends long before 50 attempts.
-    assert 2 <= len(faulty.received) <= 4
+    # No retry starts that would end past the deadline, so it ends long before 50 attempts.
+    assert 2 <= len(faulty.received) <= 5
 
 
 @pytest.mark.parametrize("fault", ["reset", "500", "503", "429", "forward_reset", "forward_502"])
@@ -702,7 +585,7 @@ def test_get_orders_fails_like_get_order(sandbox: Sandbox, faulty: FaultyServer,
         failures.append(_failure(call))
     one, many = failures
     assert type(one) is type(many) and str(one) == str(many)
-    assert _retryable(one, True) == _retryable(many, True) and _never_sent(one) == _never_sent(many)
+    assert _never_sent(one) == _never_sent(many)
     if isinstance(one, ApiError):
         assert (one.status_code, one.error_code, one.error_info) == (many.status_code, many.error_code, many.error_info)
         assert type(one.response) is type(many.response) is requests.Response
@@ -757,7 +640,7 @@ def test_a_refused_get_orders_fails_like_get_order() -> None:
 
 
 def _both_ways(c: Client) -> tuple[Any, Any]:
-    """get_order, through the session, and get_orders, through a batch."""
+    """get_order, and get_orders: the same request, made by a worker thread."""
     return lambda: c.get_order("order-1"), lambda: c.get_orders(["order-1"], progress=False)
 
 
@@ -767,13 +650,12 @@ def _failure(call: Any) -> BaseException:
     return info.value
 
 
-def test_a_refused_connection_is_retried_then_raised() -> None:
+def test_a_refused_connection_is_retried_then_raised(caplog: pytest.LogCaptureFixture) -> None:
     c = Client("key", base_url=f"http://127.0.0.1:{closed_port()}/v1/json", max_attempts=3, backoff=0.001)
-    slept: list[float] = []
-    c._sleep = slept.append
-    with pytest.raises(requests.ConnectionError):
+    with caplog.at_level(logging.INFO, logger="msp_explore.client"), pytest.raises(requests.ConnectionError):
         c.refund_order("order-1", 100, currency="EUR")  # never sent, so even a refund may be retried
-    assert len(slept) == 2
+    retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert len(retries) == 2 and all("NewConnectionError" in m for m in retries)
 
 
 @pytest.mark.parametrize("fault", ["forward_reset", "forward_502", "forward_stall"])
@@ -899,20 +781,21 @@ def test_the_key_never_shows(
             (lambda: right.create_order(ORDER, amount=10.5), ValidationError),  # local
             (lambda: Client(SECRET + " x"), ValidationError),  # a malformed key
             (lambda: refused.get_order("order-1"), requests.ConnectionError),
-            (lambda: faulty.plan("stall", "stall") or through.get_order("order-1"), requests.Timeout),
+            # retries exhausted on read timeouts: requests says ConnectionError (caused by ReadTimeoutError)
+            (lambda: faulty.plan("stall", "stall") or through.get_order("order-1"), requests.ConnectionError),
             (lambda: faulty.plan("503", "503") or through.get_order("order-1"), ApiError),  # 5xx exhausted
             (lambda: faulty.plan(("200", {}, b"{bad json")) or through.get_order("order-1"), ApiError),
             (
                 lambda: faulty.plan(("302", {"Location": "http://elsewhere.example/"}, b"")) or through.get_order("x"),
                 ApiError,
             ),
-            # the same through get_orders, which prepares its requests once
+            # the same through get_orders
             (lambda: wrong.get_orders(["order-1"], progress=False), AuthenticationError),
             (lambda: right.get_orders(["order-1", "missing"], progress=False), NotFoundError),
             (lambda: refused.get_orders(["order-1"], progress=False), requests.ConnectionError),
             (
                 lambda: faulty.plan("stall", "stall") or through.get_orders(["order-1"], progress=False),
-                requests.Timeout,
+                requests.ConnectionError,
             ),
             (lambda: faulty.plan("503", "503") or through.get_orders(["order-1"], progress=False), ApiError),
             (

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from msp_explore import _columns, frames
+from msp_explore import columns, frames
 from msp_explore.frames import (
     OrderFrames,
     costs_frame,
@@ -59,7 +59,7 @@ def assert_same_frames(got: OrderFrames, expected: OrderFrames) -> None:
 
 def python_route(orders: Any) -> OrderFrames:
     """order_frames with every columnar attempt of stage 1 refused: each column starts as a Python list."""
-    with mock.patch.object(_columns, "columnar", return_value=None):
+    with mock.patch.object(columns, "columnar", return_value=None):
         return order_frames(orders)
 
 

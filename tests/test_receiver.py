@@ -44,7 +44,6 @@ def sandbox_client(sandbox: Sandbox, **kwargs: Any) -> Client:
     """A Client for ``sandbox``, without retries: a receiver uses it to fetch the order of a GET notification."""
     kwargs.setdefault("base_url", sandbox.url)
     client = Client(sandbox.api_key, max_attempts=1, **kwargs)
-    client.sandbox = sandbox
     return client
 
 

@@ -32,7 +32,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 @pytest.fixture
 def plain_client(sandbox: Sandbox) -> Iterator[Client]:
     """A client pointed at the sandbox's URL only, as for MultiSafepay's test API: no ``.sandbox``."""
-    with Client(sandbox.api_key, base_url=sandbox.url) as client:
+    with Client(sandbox.api_key, base_url=sandbox.url, controls=False) as client:
         yield client
 
 
@@ -183,9 +183,18 @@ def test_the_scenarios_command_prints_the_table() -> None:
     assert len(lines) == 3 + len(_expected_rows())  # the title and the header's two lines, then one per row
 
 
-def test_the_scenarios_command_explains_why_it_cannot_run_on_the_test_api(sandbox: Sandbox) -> None:
-    # MSP_BASE_URL keeps it local: the command must fail before any request, but never reach the internet
+def test_the_scenarios_command_runs_on_a_sandbox_named_by_msp_base_url(sandbox: Sandbox) -> None:
+    # As with `msp-explore sandbox` in another terminal: the key and URL point at it, its controls pay.
     env = {**os.environ, "MSP_API_KEY": sandbox.api_key, "MSP_BASE_URL": sandbox.url}
+    result = run("scenarios", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "KLARNA" in result.stdout and len(sandbox.controls.list_requests()) > 100
+
+
+def test_the_scenarios_command_explains_why_it_cannot_run_on_the_test_api(sandbox: Sandbox) -> None:
+    # The test API (MSP_API_KEY alone): the command must fail before any request, so never reaches it
+    env = {**os.environ, "MSP_API_KEY": sandbox.api_key}
+    env.pop("MSP_BASE_URL", None)
     result = run("scenarios", env=env)
     assert result.returncode == 1
     assert result.stdout == "" and "Traceback" not in result.stderr

@@ -142,9 +142,9 @@ def test_a_bad_amount_is_shown_inline_naming_the_field(client: Client, api: requ
     form.submit.click()
 
     assert 'class="msp-error"' in form.result.value
-    assert "ValidationError" in form.result.value and "amount: " in form.result.value
+    assert "ApiError" in form.result.value and "amount: " in form.result.value  # the API's rule, named
     assert created == [] and form.created is None
-    assert get(api, "my-order-id-1").status_code == 404  # nothing was sent
+    assert get(api, "my-order-id-1").status_code == 404  # nothing was made
 
 
 def test_the_card_escapes_a_hostile_description(client: Client) -> None:
@@ -206,7 +206,7 @@ def test_paying_twice_shows_the_error_inline(client: Client, api: requests.Sessi
 
 
 def test_without_a_sandbox_the_panel_only_shows_the_link(sandbox: Sandbox) -> None:
-    with Client(sandbox.api_key, base_url=sandbox.url) as client:  # pointed at a URL: no .sandbox
+    with Client(sandbox.api_key, base_url=sandbox.url, controls=False) as client:  # as on the real test API
         assert client.sandbox is None
         created = create(client, "my-order-id-1")
         panel = widgets.payment_panel(client, "my-order-id-1", created["payment_url"])
@@ -297,7 +297,6 @@ def test_a_tracker_without_client_has_no_refresh_button() -> None:
 def journal(sandbox: Sandbox) -> Iterator[Journal]:
     """A journal that recorded three orders (two paid, with their notifications) and one hostile one."""
     with Journal(":memory:") as journal, Client(sandbox.api_key, base_url=sandbox.url, journal=journal) as client:
-        client.sandbox = sandbox
         with WebhookReceiver(client=client, journal=journal) as receiver:
             for order_id in ("order-b", "order-a", "order-c"):
                 create(client, order_id, receiver.url)
@@ -366,7 +365,6 @@ def test_the_api_key_is_in_no_widget_state(secret_sandbox: Sandbox) -> None:
     sandbox.reset()
     built: list[w.Widget] = []
     with Journal(":memory:") as journal, Client(SECRET, base_url=sandbox.url, journal=journal) as client:
-        client.sandbox = sandbox
         with WebhookReceiver(client=client, journal=journal) as receiver:
             form = widgets.order_form(client)
             form.submit.click()

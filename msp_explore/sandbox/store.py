@@ -9,7 +9,6 @@ from __future__ import annotations
 import collections
 import heapq
 import itertools
-import json
 import random
 import string
 import threading
@@ -20,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..currencies import to_units
+from ..encoding import compact_json_bytes
 from . import validate
 from .catalog import CARD_BRANDS, GATEWAYS, GIFTCARD_BALANCE, Gateway, Scenario
 from .catalog import scenario_for_amount as _amount_scenario
@@ -35,7 +35,7 @@ PSPID_EMAIL = "enable-pspid-encoding@multisafepay.com"
 
 def encode(obj: Any) -> bytes:
     """Compact, key-sorted JSON: the form of every order the sandbox serves and notifies."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
+    return compact_json_bytes(obj, sort_keys=True)
 
 
 def units(cents: int, currency: str) -> float:
