@@ -9,8 +9,8 @@ just before each documented delay is checked too.
 from __future__ import annotations
 
 import json
-import time
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
