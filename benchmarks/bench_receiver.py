@@ -1,7 +1,7 @@
 """Can the webhook receiver keep up? Verified-and-stored notifications per second against a bare ``OK``.
 
-Both servers are the same runner (``BackgroundServer``: threaded Werkzeug in a daemon thread) and get the
-same load from a separate process (``_load.py``): ``CLIENT_THREADS`` threads, each with its own
+Both servers are the same runner (``BackgroundServer``: cheroot, on daemon threads) and get the same
+load from a separate process (``_load.py``): ``CLIENT_THREADS`` threads, each with its own
 ``http.client`` connection, POSTing pre-signed notifications (realistic orders from
 ``_orders.make_orders``, compact JSON, a valid ``Auth`` header, ``?transactionid=...&timestamp=...``).
 

@@ -1,7 +1,7 @@
 """How much the sandbox costs on top of the plain HTTP it is built from, as ratios measured side by side.
 
 1. ``GET /orders/{id}`` throughput, against a bare Flask route that serves the identical response bytes
-   from the same kind of server (``BackgroundServer``: threaded Werkzeug in a daemon thread).
+   from the same kind of server (``BackgroundServer``: cheroot, on daemon threads, connections kept alive).
    Target: at least 0.50 of the bare route.
 2. ``Sandbox.pay()`` until the webhook is acknowledged (``sync_notifications=True`` delivers before
    ``pay`` returns), against a plain ``requests`` POST of the same body bytes to the same receiver.

@@ -1,167 +1,201 @@
-"""One way to run a WSGI app in the background: the sandbox and the webhook receiver both use it."""
+"""One way to run a WSGI app in the background: the sandbox and the webhook receiver both use it.
+
+The HTTP is cheroot's (CherryPy's production server): request parsing, keep-alive, chunked bodies,
+``Expect: 100-continue`` and response writing. This module starts and stops it, and through cheroot's
+public extension points (a header reader, a WSGI gateway, a server subclass) makes it:
+
+- refuse with 400 a body length that reads two ways (two different ``Content-Length`` headers, or one
+  with ``Transfer-Encoding``): read with one length and handed to the app with the other, the rest of
+  the body would run as a second request;
+- read a body of known length whole before the app runs, so that one cut short never reaches it;
+- give ``PATH_INFO`` fully unquoted, as Werkzeug's own server and gunicorn do, so that ``%2F`` in an
+  order ID reaches the sandbox's ``<path:order_id>`` routes as ``/``;
+- answer an app's error with a 500 that says ``Connection: close``, and HEAD without a body;
+- close a connection without an answer when the app raises ``DropConnection``;
+- log to ``logging`` (at debug level), never to stderr, which in a notebook lands in the cell.
+
+Headers spelled with underscores (MultiSafepay documents an ``api_key`` header) reach the app: cheroot
+keeps them unless told otherwise, unlike Werkzeug's and waitress's servers.
+"""
 
 from __future__ import annotations
 
-import http.client
 import io
+import logging
+import os
+import socket
+import sys
 import threading
-import traceback
-from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
-from werkzeug.exceptions import InternalServerError
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from cheroot import server as cheroot_server
+from cheroot import wsgi
 
 from .errors import MspError
 
-KEEP_ALIVE_MAX_BODY = 4 * 1024 * 1024  # larger bodies are streamed, and their connection closed afterwards
-MAX_HEADERS = 100  # as http.server allows
-MAX_LINE = 65536
+log = logging.getLogger(__name__)
 
-_RUNNING: set[tuple[str, int]] = set()  # (host, port) of every BackgroundServer serving in this process
-
-
-def served_here(url: str) -> bool:
-    """Whether a URL is served by a ``BackgroundServer`` in this very process (whose threads share its GIL)."""
-    parts = urlsplit(url)
-    try:
-        return (parts.hostname, parts.port) in _RUNNING
-    except ValueError:  # a port that is not a number
-        return False
+WORKERS = 24  # requests served at once: get_orders keeps 8 in flight, and some may stall on purpose
+IDLE_TIMEOUT = 30  # seconds a kept-alive connection may wait for its next request
+KEEP_ALIVE_LIMIT = 64  # idle kept-alive connections held open at once; beyond that answers say Connection: close
+MAX_HEADER_BYTES = 64 * 1024  # request line and headers; more gets 414 or 413
+MAX_BODY_BYTES = 16 * 1024 * 1024  # above the apps' own limits (1 MiB), so they answer those themselves
+STOP_TIMEOUT = 5  # seconds stop() waits for requests in flight; any still running finish in the background
 
 
-class _Handler(WSGIRequestHandler):
-    """Werkzeug's handler, quiet, with keep-alive, and keeping headers spelled with underscores.
+class DropConnection(BaseException):
+    """Raise from a WSGI app to close the client's connection without sending any answer.
 
-    - MultiSafepay documents an ``api_key`` header; Werkzeug drops every header with an underscore
-      (a guard against spoofing behind proxies). Nothing sits in front of these servers, so keep them.
-    - Werkzeug closes every connection, because an app may leave part of a request body unread, which
-      would then be taken for the next request. Here a body of known, modest length is read up front,
-      and the app's whole answer goes out in one write with its length, so the connection stays open:
-      a notebook fetching a thousand orders, or a sandbox notifying a receiver, does not pay for a new
-      TCP connection and server thread per request. Anything else (a chunked or very large body) goes
-      through Werkzeug's own ``run_wsgi``, which streams it and closes the connection afterwards.
-    - Headers are split on their colon rather than run through the ``email`` package's parser, which
-      took a quarter of the CPU of answering a GET.
+    The client sees its connection closed (``requests.ConnectionError``); the server goes on serving
+    every other connection. It derives from ``BaseException``, as ``asyncio.CancelledError`` does, so
+    that it passes through the ``except Exception`` with which Flask turns errors into a 500: a view,
+    a ``before_request`` hook or a middleware around the app can all raise it.
     """
 
-    timeout = 30  # seconds an idle keep-alive connection may wait for its next request
-    disable_nagle_algorithm = True
 
-    def parse_request(self) -> bool:
-        """Read the request line and headers; on bad ones send the error and return False."""
-        self.command = None  # type: ignore[assignment]  # send_error reads these
-        self.request_version = "HTTP/1.0"
-        self.close_connection = True
-        self.requestline = line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
-        words = line.split(" ")
-        if len(words) != 3 or not all(words):
-            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request syntax ({line!r})")
-            return False
-        command, path, version = words
-        if version not in ("HTTP/1.0", "HTTP/1.1"):
-            known = version.startswith("HTTP/") and version[5:].replace(".", "").isdigit()
-            status = HTTPStatus.HTTP_VERSION_NOT_SUPPORTED if known else HTTPStatus.BAD_REQUEST
-            self.send_error(status, f"Bad request version ({version!r})")
-            return False
-        self.command, self.request_version = command, version
-        # As http.server does (gh-87389): a path of '//host/x' could be taken for another host.
-        self.path = "/" + path.lstrip("/") if path.startswith("//") else path
-        headers = self.headers = http.client.HTTPMessage()
-        for _ in range(MAX_HEADERS + 1):
-            raw = self.rfile.readline(MAX_LINE + 1)
-            if len(raw) > MAX_LINE:
-                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Header line too long")
-                return False
-            if raw in (b"\r\n", b"\n", b""):
-                break
-            name, colon, value = str(raw, "iso-8859-1").partition(":")
-            if not colon or not name or name != name.strip():  # no colon, or a folded or padded name
-                self.send_error(HTTPStatus.BAD_REQUEST, f"Bad header line ({raw[:80]!r})")
-                return False
-            headers[name] = value.strip()
-        else:
-            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers")
-            return False
-        connection = headers.get("Connection", "").lower()
-        self.close_connection = connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive")
-        return True
+class _Headers(dict[bytes, bytes]):
+    """The request headers as cheroot's reader fills them in, remembering every Content-Length it read."""
 
-    def make_environ(self) -> dict[str, Any]:
-        environ = super().make_environ()
-        for key, value in self.headers.items():
-            if "_" in key:
-                environ.setdefault("HTTP_" + key.upper().replace("-", "_"), value)
+    def __init__(self) -> None:
+        super().__init__()
+        self.lengths: set[bytes] = set()
+
+    def __setitem__(self, name: bytes, value: bytes) -> None:
+        if name == b"Content-Length":
+            self.lengths.add(value)
+        super().__setitem__(name, value)
+
+
+class _HeaderReader(cheroot_server.HeaderReader):
+    """cheroot's header reader, refusing a body length that could be read two ways.
+
+    cheroot keeps the last of repeated headers, and a ``ValueError`` from here becomes a 400 with its
+    message as the body.
+    """
+
+    def __call__(self, rfile: Any, hdict: dict[bytes, bytes] | None = None) -> dict[bytes, bytes]:
+        headers = _Headers()
+        super().__call__(rfile, headers)
+        if len(headers.lengths) > 1:
+            raise ValueError("Conflicting Content-Length headers.")
+        if headers.lengths and not next(iter(headers.lengths)).isdigit():  # int() would take "+1", " 1", "1_0"
+            raise ValueError("Content-Length must be a number of bytes.")
+        if headers.lengths and b"Transfer-Encoding" in headers:
+            raise ValueError("Content-Length and Transfer-Encoding must not be sent together.")
+        if hdict is None:
+            hdict = {}
+        hdict.update(headers)
+        return hdict
+
+
+class _Request(cheroot_server.HTTPRequest):
+    header_reader = _HeaderReader()
+
+
+class _Connection(cheroot_server.HTTPConnection):
+    RequestHandlerClass = _Request
+
+
+class _Gateway(wsgi.Gateway_10):
+    """cheroot's WSGI 1.0 gateway, with a fully unquoted PATH_INFO and ``DropConnection``."""
+
+    def get_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environ()
+        # cheroot unquotes the path but leaves %2F as it is, so that a%2Fb and a/b stay apart; yet it also
+        # unquotes %252F to %2F, so its PATH_INFO cannot tell a%2Fb from a%252Fb. Unquote the raw target
+        # once, as PEP 3333 servers commonly do (bytes as latin-1), and let the app's routing split it.
+        path = urlsplit(self.req.uri).path
+        if path.startswith(b"/"):  # cheroot has refused absolute and authority forms; "*" stays as it made it
+            environ["PATH_INFO"] = unquote_to_bytes(path).decode("latin-1")
         return environ
 
-    def run_wsgi(self) -> None:
-        length = self.headers.get("Content-Length", "0").strip() or "0"
-        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
-        if chunked or not length.isdigit() or int(length) > KEEP_ALIVE_MAX_BODY:
-            self.close_connection = True
-            super().run_wsgi()
+    def respond(self) -> None:
+        req = self.req
+        if req.chunked_read:
+            # cheroot drains an unread fixed-length body before the next request, but not a chunked one,
+            # whose rest would then be read as the next request: close after answering instead.
+            req.close_connection = True
+        elif not self._read_body():  # the client went away mid-body: nothing to run, no one to answer
+            req.ready = False
+            req.close_connection = True
             return
-        if self.headers.get("Expect", "").lower().strip() == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        size = int(length)
-        body = self.rfile.read(size)
-        if len(body) < size:  # the client went away mid-body: nothing to answer, nothing to run
-            self.close_connection = True
-            return
-        self.environ = environ = self.make_environ()
-        environ["wsgi.input"] = io.BytesIO(body)
         try:
-            status, headers, chunks = _call(self.server.app, environ)
+            super().respond()
+        except DropConnection:
+            req.ready = False  # HTTPRequest.respond: send no headers now
+            req.chunked_write = False  # nor the last chunk of an answer already begun
+            req.close_connection = True  # the worker closes the connection
         except Exception:
-            self.log_error("Error on request %r:\n%s", self.requestline, traceback.format_exc())
-            status, headers, chunks = _call(InternalServerError(), environ)
-        self._send_whole(status, headers, b"".join(chunks))
+            if req.sent_headers:  # too late for a 500: cheroot logs it and closes the connection
+                raise
+            # cheroot's own 500 closes the connection without saying so, and a client reusing it for
+            # the next request would find it closed: say Connection: close.
+            log.debug("Error in the app on %s %s", self.env["REQUEST_METHOD"], self.env["PATH_INFO"], exc_info=True)
+            req.close_connection = True
+            req.outheaders = []  # whatever the app's start_response had put there
+            self.remaining_bytes_out = None
+            body = b"Internal Server Error"
+            self.start_response(
+                "500 Internal Server Error",
+                [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))],
+                sys.exc_info(),
+            )
+            self.write(body)
 
-    def _send_whole(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
-        """Status line, headers and body in one write."""
-        code = int(status.split(None, 1)[0])
-        lines = [
-            f"{self.protocol_version} {status}",
-            f"Server: {self.version_string()}",
-            f"Date: {self.date_time_string()}",
-        ]
-        lines += [f"{name}: {value}" for name, value in headers]
-        bodiless = code < 200 or code in (204, 304)
-        if self.command == "HEAD" or bodiless:
-            body = b""
-        if not bodiless and self.command != "HEAD" and not any(n.lower() == "content-length" for n, _ in headers):
-            lines.append(f"Content-Length: {len(body)}")
-        if self.close_connection:
-            lines.append("Connection: close")
-        elif self.request_version == "HTTP/1.0":
-            lines.append("Connection: keep-alive")
-        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+    def _read_body(self) -> bool:
+        """Read a body of known length whole, before the app runs; False if it was cut short.
 
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
+        cheroot hands the app the socket, and a body cut short reads as a short body, not as an error
+        (Werkzeug takes cheroot's ``wsgi.input_terminated`` to mean the server checks the length). A
+        notification or an order cut short must not be handled as if it were whole.
+        """
+        length = int(self.env.get("CONTENT_LENGTH") or 0)  # digits only: _HeaderReader saw to that
+        if not length:
+            return True
+        body = self.env["wsgi.input"].read(length)
+        self.env["wsgi.input"] = io.BytesIO(body)
+        return len(body) == length
+
+    def write(self, chunk: bytes) -> None:
+        # cheroot sends whatever the app returns; an answer to HEAD has none (Flask strips it, a bare app may not).
+        super().write(b"" if self.req.method == b"HEAD" else chunk)
 
 
-def _call(app: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], list[bytes]]:
-    """Run a WSGI app to the end: its status, headers and body chunks."""
-    answer: list[Any] = []
-    chunks: list[bytes] = []
+class _Server(wsgi.Server):
+    ConnectionClass = _Connection
+    keep_alive_conn_limit = KEEP_ALIVE_LIMIT
+    max_request_header_size = MAX_HEADER_BYTES
+    max_request_body_size = MAX_BODY_BYTES
+    expiration_interval = 0.1  # how often the connection loop wakes; stop() waits up to this for it
 
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        answer[:] = [status, headers]
-        return chunks.append  # the WSGI write() callable
+    def __init__(self, bind_addr: tuple[str, int], wsgi_app: Any, **kwargs: Any) -> None:
+        super().__init__(bind_addr, wsgi_app, **kwargs)
+        self.gateway = _Gateway
 
-    iterable = app(environ, start_response)
-    try:
-        chunks.extend(iterable)
-    finally:
-        if hasattr(iterable, "close"):
-            iterable.close()
-    return answer[0], answer[1], chunks
+    @classmethod
+    def prepare_socket(cls, bind_addr: Any, *args: Any, **kwargs: Any) -> socket.socket:
+        sock: socket.socket = super().prepare_socket(bind_addr, *args, **kwargs)
+        # cheroot sets SO_REUSEADDR only for a fixed port. Without it on the first server's socket too, its
+        # connections left in TIME_WAIT by a crash keep its port from a restart for a minute.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        return sock
+
+    @staticmethod
+    def bind_socket(socket_: Any, bind_addr: tuple[str, int]) -> Any:
+        try:
+            socket_.bind(bind_addr)
+        except OSError:
+            socket_.close()  # cheroot would leave it to the garbage collector (a ResourceWarning)
+            raise
+        return socket_
+
+    def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+        log.debug("%s", msg, exc_info=traceback)
 
 
 class BackgroundServer:
-    """Serve a WSGI app on a threaded Werkzeug server in a daemon thread.
+    """Serve a WSGI app on a cheroot server whose threads are all daemon threads.
 
     Usage::
 
@@ -173,28 +207,60 @@ class BackgroundServer:
         self.app = app
         self.host = host
         self.port = port
-        self._server: BaseWSGIServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         if self.is_running():
             raise MspError(f"{self!r} is already running")
-        # port 0 lets the OS pick a free port; read the real one back from the socket.
-        self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=_Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_port
-        _RUNNING.add((self.host, self.port))
-        self._thread = threading.Thread(target=self._server.serve_forever, name=repr(self), daemon=True)
-        self._thread.start()
+        if "LISTEN_PID" in os.environ:  # cheroot would serve systemd's inherited socket, not host:port
+            raise MspError("LISTEN_PID is set (systemd socket activation); unset it to run a BackgroundServer")
+        server = _Server(
+            (self.host, self.port),
+            self.app,
+            numthreads=WORKERS,
+            max=WORKERS,  # cheroot does not grow its pool by itself
+            timeout=IDLE_TIMEOUT,
+            shutdown_timeout=STOP_TIMEOUT,
+        )
+        prepared = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            # prepare() binds the socket and starts the workers. A thread is a daemon when the thread that
+            # made it is one, so doing it here makes them all daemons: they never keep the process alive.
+            try:
+                server.prepare()
+            except BaseException as exc:  # raised again in start(), in the caller's thread
+                failure.append(exc)
+                return
+            finally:
+                prepared.set()
+            server.serve()
+
+        thread = threading.Thread(target=run, name="BackgroundServer", daemon=True)
+        thread.start()
+        prepared.wait()
+        if failure:
+            thread.join()
+            if isinstance(failure[0], OSError):  # a port in use, an address not of this machine
+                raise MspError(f"cannot serve on {self.host}:{self.port}: {failure[0]}") from failure[0]
+            raise failure[0]
+        self.port = server.bind_addr[1]  # port 0 lets the OS pick a free port; this is the one it picked
+        thread.name = repr(self)
+        self._server, self._thread = server, thread
 
     def stop(self) -> None:
-        _RUNNING.discard((self.host, self.port))
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        """Close the listening socket and every kept-alive connection; wait a while for requests in flight."""
+        server, thread = self._server, self._thread
         self._server = self._thread = None
+        if server is None or thread is None:
+            return
+        # cheroot's stop() waits for a request in flight as long as it runs; stop() here waits STOP_TIMEOUT.
+        stopping = threading.Thread(target=server.stop, name=f"stopping {self!r}", daemon=True)
+        stopping.start()
+        stopping.join(STOP_TIMEOUT + 1)
+        thread.join(1)
 
     def is_running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
