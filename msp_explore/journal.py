@@ -18,6 +18,9 @@ share one. A caller that finds no write in progress writes its row at once, in i
 Callers arriving while a write is in progress queue their rows; when it ends, the first of them writes
 the whole queue in one transaction, in arrival order, and commits once. Each caller returns only after the
 commit that holds its row; if that transaction fails, every caller in it gets the exception.
+
+This module writes; ``msp_explore.journal_read`` reads back (orders, history, DataFrames, export), and
+``Journal``'s reader methods call it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,16 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .encoding import compact_json
 from .errors import MspError, ValidationError
+from .journal_read import (
+    count_rows,
+    export_tables,
+    notifications_frame,
+    read_history,
+    read_notification_rows,
+    read_order_frames,
+    read_orders,
+    requests_frame,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,13 +92,6 @@ _INSERT_NOTIFICATION = (
     "INSERT INTO notifications (received_at, environment, order_id, status, financial_status, timestamp, method, "
     "query, headers, body, body_sha256, verified, reason, duplicate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_NOTIFICATION_COLUMNS = [
-    "order_id", "status", "financial_status", "verified", "duplicate", "reason", "method",
-    "received_at", "timestamp", "environment", "id",
-]  # fmt: skip
-_REQUEST_COLUMNS = [
-    "method", "path", "status_code", "error_code", "duration_ms", "time", "environment", "body", "id",
-]  # fmt: skip
 
 
 def _canonical_json(value: Any) -> str:  # for comparing bodies
@@ -235,11 +241,7 @@ class Journal:
     def __repr__(self) -> str:
         if self._conn is None:
             return f"<Journal {str(self.path)!r} closed>"
-        requests, orders, notifications = self._fetch(
-            "SELECT (SELECT COUNT(*) FROM requests), "
-            "(SELECT COUNT(*) FROM (SELECT 1 FROM orders GROUP BY environment, order_id)), "
-            "(SELECT COUNT(*) FROM notifications)"
-        )[0]
+        requests, orders, notifications = count_rows(self._fetch)
         return (
             f"<Journal {str(self.path)!r} requests={requests} orders={orders} notifications={notifications}>"
         )
@@ -472,51 +474,27 @@ class Journal:
 
     def orders(self, environment: str | None = None) -> list[dict[str, Any]]:
         """The latest stored state of every order, oldest first (optionally of one environment only)."""
-        where = "" if environment is None else "WHERE environment = ?"
-        rows = self._fetch(
-            f"SELECT body FROM orders WHERE id IN (SELECT MAX(id) FROM orders {where} "
-            "GROUP BY environment, order_id) ORDER BY id",
-            () if environment is None else (environment,),
-        )
-        return [json.loads(body) for (body,) in rows]
+        return read_orders(self._fetch, environment)
 
     def history(self, order_id: str, environment: str | None = None) -> list[dict[str, Any]]:
         """Every stored state of one order, oldest first."""
-        sql, params = "SELECT body FROM orders WHERE order_id = ?", [str(order_id)]
-        if environment is not None:
-            sql, params = sql + " AND environment = ?", [*params, environment]
-        return [json.loads(body) for (body,) in self._fetch(sql + " ORDER BY id", tuple(params))]
+        return read_history(self._fetch, order_id, environment)
 
     def order_frames(self, environment: str | None = None) -> OrderFrames:
         """The latest orders as DataFrames (see ``frames.order_frames``)."""
-        from .frames import order_frames
-
-        return order_frames(self.orders(environment))
+        return read_order_frames(self._fetch, environment)
 
     def notification_rows(self, order_id: str | None = None) -> list[dict[str, Any]]:
         """Stored notifications in full (raw ``body``, ``query``, cleaned ``headers``), oldest first."""
-        columns = [*_NOTIFICATION_COLUMNS, "query", "headers", "body"]
-        where, params = ("", ()) if order_id is None else (" WHERE order_id = ?", (str(order_id),))
-        rows = self._fetch(f"SELECT {', '.join(columns)} FROM notifications{where} ORDER BY id", params)
-        records = [dict(zip(columns, row, strict=True)) for row in rows]
-        for record in records:
-            record.update(query=json.loads(record["query"]), headers=json.loads(record["headers"]))
-            record.update(verified=bool(record["verified"]), duplicate=bool(record["duplicate"]))
-        return records
+        return read_notification_rows(self._fetch, order_id)
 
     def notifications_frame(self, include_duplicates: bool = True) -> pd.DataFrame:
         """One row per stored notification, oldest first; ``include_duplicates=False`` drops resends."""
-        where = "" if include_duplicates else " WHERE NOT duplicate"
-        rows = self._fetch(f"SELECT {', '.join(_NOTIFICATION_COLUMNS)} FROM notifications{where} ORDER BY id")
-        frame = _frame(rows, _NOTIFICATION_COLUMNS, "received_at")
-        return frame.astype({"verified": bool, "duplicate": bool})
+        return notifications_frame(self._fetch, include_duplicates)
 
     def requests_frame(self) -> pd.DataFrame:
         """One row per stored API request, oldest first."""
-        rows = self._fetch(f"SELECT {', '.join(_REQUEST_COLUMNS)} FROM requests ORDER BY id")
-        return _frame(rows, _REQUEST_COLUMNS, "time").astype(
-            {"status_code": "Int64", "error_code": "Int64", "duration_ms": float}
-        )
+        return requests_frame(self._fetch)
 
     def export(self, directory: str | os.PathLike[str], format: str = "csv") -> list[Path]:
         """Write the orders, costs, payment_methods, notifications and requests tables to ``directory``.
@@ -530,40 +508,9 @@ class Journal:
         list of Path
             The files written, in the order above.
         """
-        if format not in ("csv", "parquet"):
-            raise ValidationError("format", f"must be 'csv' or 'parquet', not {format!r}")
-        frames = self.order_frames()
-        tables = {
-            "orders": frames.orders,
-            "costs": frames.costs,
-            "payment_methods": frames.payment_methods,
-            "notifications": self.notifications_frame(),
-            "requests": self.requests_frame(),
-        }
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for name, frame in tables.items():
-            path = out / f"{name}.{format}"
-            if format == "csv":
-                frame.to_csv(path, index=False)
-            else:
-                frame.to_parquet(path, index=False)
-            paths.append(path)
-        return paths
+        return export_tables(self._fetch, directory, format)
 
 
 def _insert_sql(table: str, row: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
     columns = ", ".join(row)
     return f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
-
-
-def _frame(rows: list[tuple[Any, ...]], columns: list[str], time_column: str) -> pd.DataFrame:
-    import pandas as pd  # lazily: a webhook receiver storing notifications never needs pandas
-
-    frame = pd.DataFrame.from_records(rows, columns=columns)
-    # One fixed unit, so that an empty frame has the same dtype as a full one (pandas 3 infers it otherwise).
-    frame[time_column] = pd.to_datetime(frame[time_column], utc=True, format="ISO8601").astype(
-        "datetime64[us, UTC]"
-    )
-    return frame
