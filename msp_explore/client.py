@@ -29,15 +29,13 @@ the same id can never be created.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import random
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, quote_plus, urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -47,21 +45,22 @@ from . import checks, errors
 from .config import DEFAULT_TIMEOUT, TEST_API, Settings, environment
 from .display import OrderResult
 from .errors import ApiError, NotFoundError, ValidationError
+from .fetching import fetch_all
+from .redaction import redact, redacted_error, scrub
 from .retries import MAX_BACKOFF, retry_policy
 
 if TYPE_CHECKING:
     from .controls import SandboxControls
     from .journal import Journal
-    from .sandbox import Sandbox
 
 __all__ = ["Client", "connect"]
+
+from .embedded import connect  # noqa: E402 -- re-exported: connect() makes Clients; it lives with the sandbox it starts
 
 logger = logging.getLogger(__name__)
 
 IN_FLIGHT = 8  # get_orders' requests at once: each mostly waits on the network
 _POOL_SIZE = 10
-_PROGRESS_INTERVAL = 0.1  # seconds between updates of get_orders' progress bar
-_REDACTED = "[redacted]"
 _LOST = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
@@ -77,12 +76,6 @@ def _never_sent(exc: BaseException) -> bool:
         reason = getattr(exc.args[0], "reason", exc.args[0])  # urllib3's MaxRetryError wraps the cause
         return isinstance(reason, NewConnectionError)
     return False
-
-
-def _scrub(prepared: requests.PreparedRequest | None) -> None:
-    # The request that errors and responses keep a reference to no longer needs the key.
-    if prepared is not None and "api_key" in prepared.headers:
-        prepared.headers["api_key"] = _REDACTED
 
 
 class Client:
@@ -239,59 +232,10 @@ class Client:
         checks.count("max_workers", max_workers)
         if not ids:
             return []
-        from tqdm.auto import tqdm  # lazily: only this method needs it
-
-        workers = min(max_workers, len(ids))
-        self._ensure_pool(max(workers, _POOL_SIZE))
-        results: list[OrderResult | None] = [None] * len(ids)
-        # Each worker takes the next order in input order until none is left or one has failed: no
-        # future per order, and the first failure stops the others from starting new requests.
-        positions, taking = itertools.count(), threading.Lock()
-        stop = threading.Event()
-        fetched = [0] * workers  # per worker, so that counting needs no lock
-        failed_at: dict[int, int] = {}  # worker -> the order it failed on; its future holds the error
-
-        def fetch(worker: int) -> None:
-            while not stop.is_set():
-                with taking:
-                    index = next(positions)
-                if index >= len(ids):
-                    return
-                try:
-                    results[index] = self._get_order(ids[index])
-                except BaseException:
-                    failed_at[worker] = index
-                    stop.set()
-                    raise
-                fetched[worker] += 1
-
-        # Passing disable=False would override TQDM_DISABLE, so pass it only to switch the bar off.
-        bar = tqdm(total=len(ids), desc="get_orders", unit="order", **({} if progress else {"disable": True}))
-        with bar, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="msp-get-orders") as pool:
-            futures = [pool.submit(fetch, worker) for worker in range(workers)]
-            shown = 0
-            try:
-                while True:  # the bar moves in steps, a few times a second, not once per order
-                    finished, _ = wait(futures, timeout=_PROGRESS_INTERVAL)
-                    done = sum(fetched)
-                    bar.update(done - shown)
-                    shown = done
-                    if len(finished) == len(futures):
-                        break
-            except BaseException:  # Ctrl-C in a notebook: finish the requests in flight, start no more
-                stop.set()
-                raise
-        failures = [(failed_at[w], f.exception()) for w, f in enumerate(futures) if f.exception() is not None]
-        if failures:
-            index, exc = min(failures, key=lambda failure: failure[0])
-            assert exc is not None
-            if hasattr(exc, "add_note"):  # Python 3.11+
-                done = sum(result is not None for result in results)
-                exc.add_note(
-                    f"get_orders stopped at order_ids[{index}] = {ids[index]!r} ({done} of {len(ids)} orders fetched)"
-                )
-            raise exc
-        return results  # type: ignore[return-value]
+        self._ensure_pool(max(min(max_workers, len(ids)), _POOL_SIZE))
+        return fetch_all(
+            self._get_order, ids, max_workers=max_workers, progress=progress, desc="get_orders", name="order_ids"
+        )
 
     def update_order(self, order_id: str, **fields: Any) -> Any:
         """PATCH an order with the given fields (status, tracktrace_code, reason, ...)."""
@@ -504,14 +448,14 @@ class Client:
             duration = (time.perf_counter() - started) * 1000
             logger.debug("%s %s -> %s after %.1f ms", method, shown, type(exc).__name__, duration)
             self._record_request(method, shown, json, None, duration, None)
-            _scrub(exc.request if isinstance(exc.request, requests.PreparedRequest) else None)
-            safe = self._redacted(exc)
+            scrub(exc.request if isinstance(exc.request, requests.PreparedRequest) else None)
+            safe = redacted_error(exc, self._settings.api_key or "")
             if safe is None:
                 raise
             raise safe from None
         duration = (time.perf_counter() - started) * 1000
-        _scrub(response.request)
-        _scrub(response.next)  # the redirect not followed: requests copied the headers, key included
+        scrub(response.request)
+        scrub(response.next)  # the redirect not followed: requests copied the headers, key included
         try:
             body = response.json()
         except ValueError:
@@ -547,77 +491,6 @@ class Client:
             what = "body is not JSON" if body is None else "body is not a MultiSafepay envelope"
             body = {"error_info": f"{reason}: {what} ({kind})"}
         else:
-            body = {key: self._redact(value) if isinstance(value, str) else value for key, value in body.items()}
+            key = self._settings.api_key or ""
+            body = {name: redact(value, key) if isinstance(value, str) else value for name, value in body.items()}
         raise errors.api_error(response.status_code, body, response)
-
-    # -- secrets -----------------------------------------------------------------------------------------
-    def _secrets(self) -> tuple[str, ...]:
-        key = self._settings.api_key or ""
-        return tuple({key, quote(key, safe=""), quote_plus(key)} - {""})
-
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets():
-            text = text.replace(secret, _REDACTED)
-        return text
-
-    def _redacted(self, exc: requests.RequestException) -> requests.RequestException | None:
-        """A copy of ``exc`` without the key if its message (or a chained one) shows it, else None.
-
-        The key never goes into a URL, so this should never find anything; it is a second lock.
-        """
-        chained: BaseException | None = exc
-        seen: set[int] = set()
-        while chained is not None and id(chained) not in seen:
-            seen.add(id(chained))
-            if any(secret in f"{chained!s} {chained!r}" for secret in self._secrets()):
-                return type(exc)(self._redact(str(exc)), response=exc.response)
-            chained = chained.__cause__ or chained.__context__
-        return None
-
-
-# -- connect(): the sandbox or the real test API ------------------------------------------------------------
-_sandbox: Sandbox | None = None
-_sandbox_lock = threading.Lock()
-
-
-def _shared_sandbox(seed: int | None) -> Sandbox:
-    """The one embedded sandbox of this process, started on first use."""
-    global _sandbox
-    with _sandbox_lock:
-        if _sandbox is None:
-            from .sandbox import Sandbox
-
-            # notifications arrive before pay() returns: a notebook shows them in the very next cell
-            _sandbox = Sandbox(seed=seed, sync_notifications=True).start()
-        elif _sandbox.seed != seed:
-            raise ValidationError(
-                "seed",
-                f"this process's sandbox already runs with seed={_sandbox.seed}; "
-                f"pass that seed, or start your own Sandbox(seed={seed})",
-            )
-        return _sandbox
-
-
-def connect(*, seed: int | None = 0, journal: Journal | None = None, **kwargs: Any) -> Client:
-    """A Client for MultiSafepay's test API if ``MSP_API_KEY`` is set, else for the embedded sandbox.
-
-    With a key, ``MSP_BASE_URL`` may point elsewhere: the live API (which still needs ``allow_live=True``),
-    or a sandbox run with ``msp-explore sandbox``. Without one, the process's sandbox (started on first
-    use, seeded with ``seed``) serves the client. Either way, on a sandbox ``client.sandbox`` holds its
-    controls; on MultiSafepay's APIs it is None. Other keywords go to ``Client``.
-
-    Usage::
-
-        >>> client = connect()
-        >>> client
-        <Client sandbox http://127.0.0.1:54321/v1/json>
-    """
-    settings = Settings.from_env()
-    api_key = kwargs.pop("api_key", None) or settings.api_key
-    if api_key:
-        kwargs.setdefault("base_url", settings.base_url)
-        return Client(api_key, journal=journal, **kwargs)
-    if "base_url" in kwargs:
-        raise ValidationError("api_key", "is required with a base_url: set MSP_API_KEY, or leave base_url out")
-    sandbox = _shared_sandbox(seed)
-    return Client(sandbox.api_key, base_url=sandbox.url, journal=journal, **kwargs)
