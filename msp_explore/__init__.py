@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .sandbox import Sandbox
     from .scenarios import run_scenarios
     from .tutorial import fresh_order_id, tutorial_order
+    from .webhook_check import WebhookReport, check_webhook
 
 __version__ = "0.1.0"
 
@@ -32,7 +33,9 @@ __all__ = [
     "SignatureError",
     "ValidationError",
     "WebhookReceiver",
+    "WebhookReport",
     "__version__",
+    "check_webhook",
     "connect",
     "fresh_order_id",
     "load_orders",
@@ -57,6 +60,8 @@ _LAZY = {
     "WebhookReceiver": "receiver",
     "fresh_order_id": "tutorial",
     "tutorial_order": "tutorial",
+    "WebhookReport": "webhook_check",
+    "check_webhook": "webhook_check",
 }
 
 

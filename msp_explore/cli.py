@@ -115,6 +115,22 @@ def _tour(args: argparse.Namespace) -> int:
     return run_tour()
 
 
+def _check_webhook(args: argparse.Namespace) -> int:
+    from .webhook_check import check_webhook
+
+    report = check_webhook(
+        args.url, args.api_key, method=args.method, sandbox=args.sandbox, probe=args.probe, timeout=args.timeout
+    )
+    if args.json:
+        print(report.to_json())
+    if not report.reachable:  # one plain line, not a table of cases that were never sent
+        print(f"msp-explore check-webhook: cannot reach the endpoint: {report.problem}", file=sys.stderr)
+        return 2
+    if not args.json:
+        print(report.to_text())
+    return 0 if report.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .sandbox import DEFAULT_API_KEY
 
@@ -138,6 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
     scenarios.set_defaults(run=_scenarios)
     tour = commands.add_parser("tour", help="a short scripted tour of the tutorial against the sandbox")
     tour.set_defaults(run=_tour)
+    check = commands.add_parser("check-webhook", help="grade your webhook endpoint as MultiSafepay would test it")
+    check.add_argument("url", help="the endpoint's notification URL, e.g. http://127.0.0.1:5000/webhook")
+    check.add_argument("--api-key", required=True, help="the website API key the endpoint verifies with")
+    check.add_argument("--method", choices=("POST", "GET"), default="POST", help="GET: also check GET notifications")
+    check.add_argument("--sandbox", default=None, help="API base of the sandbox the endpoint uses (default: embedded)")
+    check.add_argument("--probe", default=None, help='URL answering {"status": ...} for ?order_id= (adds final_state)')
+    check.add_argument("--json", action="store_true", help="print the cases as one JSON array")
+    check.add_argument("--timeout", type=_seconds, default=10.0, help="seconds an answer may take (default 10)")
+    check.set_defaults(run=_check_webhook)
     return parser
 
 
