@@ -18,10 +18,14 @@ def _sandbox(args: argparse.Namespace) -> int:
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
+    for rule in args.fault or ():  # before serving: no request may slip in ahead of its faults
+        sandbox.fault_rules.add(rule)
     signal.signal(signal.SIGTERM, stop)
     sandbox.start()
     print(f"MultiSafepay sandbox at {sandbox.url}", flush=True)
     print(f"API key: {sandbox.api_key}", flush=True)
+    for added in sandbox.fault_rules.list():
+        print(f"Fault {added['id']}: {added['rule']}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     try:
         signal.pause()
@@ -42,6 +46,18 @@ def _seconds(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
     return value
+
+
+def _fault(text: str) -> str:
+    """A fault rule (``msp_explore.sandbox.faults``), for argparse: a bad one is a usage error naming the problem."""
+    from .errors import ValidationError
+    from .sandbox.faults import parse_rule
+
+    try:
+        parse_rule(text)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(exc.rule) from None
+    return text
 
 
 def format_notification(record: dict[str, Any]) -> str:
@@ -141,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--api-key", default=DEFAULT_API_KEY, help="the API key the sandbox accepts")
     sandbox.add_argument("--seed", type=int, default=None, help="repeatable IDs and a frozen clock")
     sandbox.add_argument("--retry-interval", type=float, default=900.0, help="seconds between webhook retries")
+    sandbox.add_argument(
+        "--fault", action="append", type=_fault, metavar="RULE",
+        help='a fault rule, repeatable: "POST /orders status=503 x2", "GET /orders/* latency=0.5", '
+        '"webhook * duplicate" (see msp_explore.sandbox.faults)',
+    )  # fmt: skip
     sandbox.set_defaults(run=_sandbox)
     listen = commands.add_parser("listen", help="receive, verify and store webhook notifications")
     listen.add_argument("--port", type=int, default=8766, help="port to listen on (0: any free port)")

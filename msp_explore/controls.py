@@ -70,17 +70,24 @@ class SandboxControls:
         return self._call("POST", "advance", json={"seconds": seconds})["now"]  # type: ignore[no-any-return]
 
     def reset(self) -> None:
-        """Forget every order, transaction and delivery; a seeded sandbox starts its sequence again."""
+        """Forget every order, transaction, delivery and fault rule; a seeded sandbox starts its sequence again."""
         self._call("POST", "reset")
+
+    @property
+    def faults(self) -> Faults:
+        """The sandbox's fault rules: ``add(rule)``, ``list()``, ``remove(id)``, ``clear()``."""
+        return Faults(self)
 
     def wait_for_deliveries(self, timeout: float = 10.0) -> bool:
         """Wait until every notification that is due has been attempted (later retries do not count)."""
         return self._call("POST", "deliveries/wait", json={"timeout": timeout}, wait=timeout)["idle"]  # type: ignore[no-any-return]
 
     def list_deliveries(self, order_id: str | None = None) -> list[dict[str, Any]]:
-        """Every webhook attempt, oldest first: order_id, attempt, method, url, time (sandbox clock),
-        timestamp (as sent), status_code, response_body, acknowledged, error, and ``retries_due``
-        (the sandbox-clock times of the retries still scheduled for that notification)."""
+        """Every webhook attempt, oldest first: order_id, notification, attempt, method, url, time (sandbox
+        clock), timestamp (as sent), status_code, response_body, acknowledged, error, ``retry_due`` (when
+        this attempt's retry falls due on the sandbox clock; None: no retry), ``fault`` (the webhook fault
+        rule that made or moved this attempt, else None) and ``redirected`` (for a payment made on the
+        payment page: whether the page's redirect had gone out; None otherwise)."""
         params = {"order_id": order_id} if order_id is not None else None
         return self._call("GET", "deliveries", params=params)  # type: ignore[no-any-return]
 
@@ -90,7 +97,9 @@ class SandboxControls:
         return self.list_deliveries()
 
     def list_requests(self, order_id: str | None = None) -> list[dict[str, Any]]:
-        """The API requests the sandbox answered, oldest first: method, path, order_id, status_code, time.
+        """The API requests the sandbox answered, oldest first: method, path, order_id, status_code, time,
+        received (the real unix time it arrived) and fault (the fault rule's kind that acted on it, or None;
+        status_code is None when the connection was closed unanswered).
 
         What a webhook handler asked of the API (for example GET /orders/{id} after a GET notification)
         shows here. The sandbox's own control calls are not listed.
@@ -114,3 +123,43 @@ class SandboxControls:
         if not (200 <= response.status_code < 300 and isinstance(body, dict) and body.get("success") is True):
             raise api_error(response.status_code, body, response)
         return body["data"]
+
+
+class Faults:
+    """A sandbox's fault rules, over its control endpoints: the same for ``Sandbox.faults`` and another process.
+
+    The rules, one line each, are described in ``msp_explore.sandbox.faults``::
+
+        >>> faults.add("POST /orders status=503 x2")["id"]
+        1
+        >>> faults.add("webhook * duplicate")["remaining"] is None      # until cleared
+        True
+        >>> [(r["rule"], r["hits"]) for r in faults.list()]
+        [('POST /orders status=503 x2', 0), ('webhook * duplicate', 0)]
+        >>> faults.clear()
+    """
+
+    def __init__(self, controls: SandboxControls) -> None:
+        self._controls = controls
+
+    def __repr__(self) -> str:
+        return f"<Faults of {self._controls.url}>"
+
+    def add(self, rule: str) -> dict[str, Any]:
+        """Add a rule; returns it with its ``id``, ``hits`` and ``remaining``. A bad rule raises
+        ``ValidationError`` (field ``fault``) naming the part that is wrong."""
+        if not isinstance(rule, str):
+            raise ValidationError("fault", f"must be a rule as text, not {type(rule).__name__}")
+        return self._controls._call("POST", "faults", json={"rule": rule})  # type: ignore[no-any-return]
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every rule, oldest first, with ``hits`` (times it acted) and ``remaining`` (None: until cleared)."""
+        return self._controls._call("GET", "faults")  # type: ignore[no-any-return]
+
+    def remove(self, rule_id: int) -> None:
+        """Remove one rule by its ``id``; an unknown id raises ``NotFoundError``."""
+        self._controls._call("DELETE", f"faults/{int(rule_id)}")
+
+    def clear(self) -> None:
+        """Remove every rule; requests held by ``stall`` get their connections closed."""
+        self._controls._call("DELETE", "faults")

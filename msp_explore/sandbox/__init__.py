@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from .._server import BackgroundServer
-from ..controls import SandboxControls
+from ..controls import Faults, SandboxControls
 from ..errors import MspError
 from .app import create_app
 from .clock import SEEDED_START, Clock
+from .faults import FaultRules
 from .notify import Notifier
 from .store import Store
 
@@ -62,7 +63,8 @@ class Sandbox:
             api_key, self.clock, retry_interval=retry_interval, retries=retries, sync=sync_notifications
         )
         self.store = Store(api_key, seed=seed, clock=self.clock, notifier=self.notifier)
-        self.app = create_app(self.store)
+        self.fault_rules = FaultRules(seed)  # what ``faults`` reaches over HTTP
+        self.app = create_app(self.store, self.fault_rules)
         self.server = BackgroundServer(self.app, host=host, port=port)
         self._ticker: threading.Thread | None = None
         self._controls: SandboxControls | None = None
@@ -70,6 +72,7 @@ class Sandbox:
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> Sandbox:
+        self.fault_rules.open()
         self.server.start()
         self._stop.clear()
         if not self.clock.frozen:  # delayed outcomes happen on their own when time really passes
@@ -86,6 +89,7 @@ class Sandbox:
         if self._ticker is not None:
             self._ticker.join(timeout=2)
             self._ticker = None
+        self.fault_rules.close()  # stalled and slowed requests end now, so the server stops at once
         self.server.stop()
         self.notifier.close()
         if self._controls is not None:
@@ -122,8 +126,14 @@ class Sandbox:
         self.controls.advance(seconds)
 
     def reset(self) -> None:
-        """Forget every order, transaction and delivery; a seeded sandbox starts its sequence again."""
+        """Forget every order, transaction, delivery and fault rule; a seeded sandbox starts its sequence again."""
         self.controls.reset()
+
+    @property
+    def faults(self) -> Faults:
+        """Fault rules on demand (``faults.add("POST /orders status=503 x2")``, ``list()``, ``clear()``): see
+        ``msp_explore.sandbox.faults`` for the rules."""
+        return self.controls.faults
 
     def wait_for_deliveries(self, timeout: float = 10.0) -> bool:
         """Wait until every notification that is due has been attempted."""

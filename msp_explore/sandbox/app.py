@@ -4,29 +4,35 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request
+from flask import Blueprint, Flask, Response, current_app, g, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from .._server import DropConnection
 from . import listing
 from .catalog import GATEWAYS, issuers, listed_gateways
+from .faults import DROPPING, FaultRules, fault_controls, status_envelope
 from .store import FAILED, Store, encode
 from .validate import Reject
 
 api = Blueprint("api", __name__, url_prefix="/v1/json")
 page = Blueprint("page", __name__)
+api.register_blueprint(fault_controls)  # /v1/json/sandbox/faults: behind the API's authentication
 
 _ENVELOPE_HEAD, _ENVELOPE_TAIL = b'{"success":true,"data":', b"}"
 _LATEST = datetime(9000, 1, 1)  # how far the clock may be advanced: room left for lifetimes and retries
 _JSON = "application/json"
 
 
-def create_app(store: Store) -> Flask:
+def create_app(store: Store, faults: FaultRules | None = None) -> Flask:
     app = Flask(__name__)
     app.config["STORE"] = store
+    app.config["FAULTS"] = faults = faults if faults is not None else FaultRules(store.seed)
+    store.notifier.faults = faults  # the webhook-side rules act where notifications are sent
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # far above any real order; stops runaway bodies
     app.json.sort_keys = True  # type: ignore[attr-defined]
     # order IDs may hold "//" or start with "/" (sent as %2F): serve them, don't redirect to another order
@@ -35,11 +41,19 @@ def create_app(store: Store) -> Flask:
     app.register_blueprint(page)
     app.register_error_handler(Reject, _reject)
     app.register_error_handler(HTTPException, _http_error)
+    # App-wide, so that they run before the blueprint's authentication and after its request log, and
+    # for paths no route matches too.
+    app.before_request(inject_fault)
+    app.after_request(drop_after_effect)
     return app
 
 
 def _store() -> Store:
     return current_app.config["STORE"]  # type: ignore[no-any-return]
+
+
+def _faults() -> FaultRules:
+    return current_app.config["FAULTS"]  # type: ignore[no-any-return]
 
 
 def error(status: int, error_code: int, error_info: str) -> Response:
@@ -98,6 +112,36 @@ def _body() -> Any:
 
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")  # Python's json reads NaN and Infinity; JSON has neither
+
+
+# -- faults on demand (see faults.py) ------------------------------------------------------------------
+def inject_fault() -> Response | None:
+    g.received = time.time()
+    faults = _faults()
+    rule = faults.match(request.method, request.environ.get("REQUEST_URI") or request.full_path)
+    if rule is None:
+        return None
+    g.fault = rule["kind"]
+    if rule["kind"] == "latency":
+        faults.wait(rule["value"])
+    elif rule["kind"] == "status":
+        response = error(rule["value"], *status_envelope(rule["value"]))
+        if rule["retry_after"] is not None:
+            response.headers["Retry-After"] = str(rule["retry_after"])
+        return response
+    elif rule["kind"] in ("reset", "stall"):
+        _remember(None)
+        if rule["kind"] == "stall":
+            faults.stall(rule)
+        raise DropConnection
+    return None
+
+
+def drop_after_effect(response: Response) -> Response:
+    if g.get("fault") == "after_effect":
+        response.close()
+        raise DropConnection  # the request ran and took effect; its answer never leaves
+    return response
 
 
 # -- orders ---------------------------------------------------------------------------------------
@@ -233,6 +277,7 @@ def sandbox_advance() -> Response:
 @api.post("/sandbox/reset")
 def sandbox_reset() -> Response:
     store = _store()
+    _faults().reset()
     store.reset()
     store.notifier.reset()
     store.clock.reset()
@@ -266,6 +311,11 @@ def sandbox_requests() -> Response:
 
 @api.after_request
 def remember_request(response: Response) -> Response:
+    _remember(None if g.get("fault") in DROPPING else response.status_code)
+    return response
+
+
+def _remember(status_code: int | None) -> None:
     if request.endpoint and not request.endpoint.startswith("api.sandbox_"):
         store = _store()
         with store.lock:
@@ -273,10 +323,11 @@ def remember_request(response: Response) -> Response:
                 "method": request.method,
                 "path": request.path,
                 "order_id": (request.view_args or {}).get("order_id"),
-                "status_code": response.status_code,
+                "status_code": status_code,  # None: the connection was closed unanswered
                 "time": store.clock.stamp(),
+                "received": g.get("received"),  # real unix time of arrival: how far apart retries came
+                "fault": g.get("fault"),
             })  # fmt: skip
-    return response
 
 
 # -- the hosted payment page --------------------------------------------------------------------------
@@ -331,14 +382,27 @@ def submit_page(session_id: str) -> Response:
         }:
             raise Reject(400, 1000, "Invalid card number")
     inputs = {key: form.get(key) for key in ("expiry", "holder", "card_number", "iban") if form.get(key)}
-    _store().pay(order.order_id, choice, gateway, inputs)
-    status = order.data["status"]
-    options = order.payment_options
-    target = options.get("cancel_url") if status in FAILED else options.get("redirect_url")
-    target = target or options.get("redirect_url")
-    if target:
-        return redirect(_with_query(target, {"transactionid": order.order_id}), code=302)
-    return _render_page()
+    # Whether the payment's notifications go before or after this answer (the redirect back to the shop)
+    # is a race on MultiSafepay; the webhook rules before_redirect and after_redirect decide it here.
+    notifier = _store().notifier
+    rule = _faults().match_webhook(order.order_id, ("before_redirect", "after_redirect"))
+    page = notifier.open_page(order.order_id, rule["kind"] if rule else None)
+    try:
+        try:
+            _store().pay(order.order_id, choice, gateway, inputs)
+        finally:
+            notifier.close_page(page)
+        status = order.data["status"]
+        options = order.payment_options
+        target = options.get("cancel_url") if status in FAILED else options.get("redirect_url")
+        target = target or options.get("redirect_url")
+        response = redirect(_with_query(target, {"transactionid": order.order_id}), code=302) if target else None
+        response = response or _render_page()
+    except BaseException:
+        notifier.page_answered(page)
+        raise
+    response.call_on_close(lambda: notifier.page_answered(page))  # once the answer has gone out
+    return response
 
 
 def _with_query(url: str, params: dict[str, str]) -> str:

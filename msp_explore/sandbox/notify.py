@@ -7,16 +7,22 @@ first 100 characters is retried ``retries`` times, ``retry_interval`` seconds ap
 Retries are due on the sandbox's logical clock, so ``advance()`` brings them on (and a seeded sandbox,
 whose clock stands still, retries only when it is advanced). The timestamp each attempt is signed with
 is the real time of sending, as MultiSafepay's is: a receiver checks it against its own wall clock.
+
+Webhook faults (``faults.py``: delay, duplicate, out_of_order, before_redirect, after_redirect) act in
+``send`` and around a payment page's answer (``open_page``, ``close_page``, ``page_answered``); each
+delivery record says which fault made or moved it (``fault``) and, for a change made on the payment page,
+whether the page's answer had already gone out (``redirected``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
@@ -24,6 +30,24 @@ import requests
 from ..config import is_local
 from ..webhooks import sign_notification
 from .clock import Clock
+
+if TYPE_CHECKING:
+    from .faults import FaultRules
+
+OUT_OF_ORDER_HOLD = 3600.0  # sandbox seconds an out_of_order notification waits at most for its order's next one
+SEND_KINDS = ("delay", "duplicate", "out_of_order")
+
+
+@dataclass
+class Page:
+    """A payment page submit: the notifications its payment caused, and whether its answer has gone out."""
+
+    order_id: str
+    mode: str | None  # "before_redirect", "after_redirect" or None (as it happens)
+    generation: int
+    answered: threading.Event = field(default_factory=threading.Event)
+    sent: list[Notice] = field(default_factory=list)  # first attempts made or queued during the payment
+    held: list[Notice] = field(default_factory=list)  # after_redirect: waiting for the answer
 
 
 @dataclass
@@ -36,6 +60,9 @@ class Notice:
     last_ts: int = 0  # wire timestamp of the previous attempt
     due: float = 0.0  # when this attempt fell due, on the sandbox clock
     number: int = 0  # which notification this is, counted from 1: its attempts share it
+    fault: str | None = None  # the webhook fault that made or moved this notification
+    page: Page | None = None  # the payment page submit whose payment caused it
+    tried: bool = False  # its first attempt has been made
 
 
 def acknowledged(status_code: int, text: str) -> bool:
@@ -70,6 +97,11 @@ class Notifier:
         self._local = threading.local()
         self._stopped = False
         self._worker: threading.Thread | None = None
+        self.faults: FaultRules | None = None  # set by create_app: the sandbox's fault rules
+        self._held: dict[str, Notice] = {}  # order_id -> its notification held back by out_of_order
+        self._pages: dict[str, Page] = {}  # order_id -> the payment page submit paying it right now
+        self._answering: dict[int, Page] = {}  # by id(): pages holding notifications until they answer
+        self._generation = 0  # counts reset(): a page answered after a reset must not send into the new state
 
     # -- scheduling (on the sandbox's logical clock) ---------------------------------------------
     def _now(self) -> float:
@@ -77,9 +109,77 @@ class Notifier:
 
     def send(self, url: str, method: str, order_id: str, body: bytes) -> None:
         notice = Notice(url, method, order_id, body, due=self._now(), number=next(self._numbers))
+        rule = self.faults.match_webhook(order_id, SEND_KINDS) if self.faults is not None else None
+        kind, value = (rule["kind"], rule["value"]) if rule else (None, None)
+        with self._cond:
+            notice.page = self._pages.get(order_id)
+            held = self._held.pop(order_id, None)
+            if held is not None:  # an earlier change held back by out_of_order: it goes right after this one
+                self._queue = [entry for entry in self._queue if entry[2] is not held]
+                heapq.heapify(self._queue)
+        now = [notice]
+        if kind == "delay":
+            notice.fault, now = kind, []
+            self._push(notice, notice.due + value)
+        elif kind == "out_of_order" and held is None:
+            notice.fault, now = kind, []
+            with self._cond:
+                self._held[order_id] = notice
+            self._push(notice, notice.due + OUT_OF_ORDER_HOLD)  # at the latest, if the order never changes again
+        elif kind == "duplicate":
+            now.append(dataclasses.replace(notice, fault=kind))
+        if held is not None:
+            held.due = notice.due
+            now.append(held)
+        for each in now:
+            self._dispatch(each)
+
+    def _dispatch(self, notice: Notice) -> None:
+        """Make a first attempt now: in this thread (sync), queued, or held for the payment page's answer."""
+        page = notice.page
+        if page is not None:
+            with self._cond:
+                if page.mode == "after_redirect" and not page.answered.is_set():
+                    page.held.append(notice)
+                    self._answering[id(page)] = page
+                    self._busy += 1  # pending: wait_idle() waits for the page to answer and these to go
+                    return
+                page.sent.append(notice)
         if self.sync:
             self._deliver(notice)
         else:
+            self._push(notice, self._now())
+
+    # -- the payment page's answer --------------------------------------------------------------------
+    def open_page(self, order_id: str, mode: str | None) -> Page:
+        """A payment page is paying ``order_id``: the notifications this causes belong to its answer."""
+        page = Page(order_id, mode, self._generation)
+        with self._cond:
+            self._pages[order_id] = page
+        return page
+
+    def close_page(self, page: Page) -> None:
+        """The page's payment is done; with before_redirect, wait until its notifications have been attempted."""
+        deadline = time.monotonic() + self.timeout + 1
+        with self._cond:
+            if self._pages.get(page.order_id) is page:
+                del self._pages[page.order_id]
+            while page.mode == "before_redirect" and not all(n.tried for n in page.sent):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break  # a receiver slower than the notifier's own timeout: answer anyway
+                self._cond.wait(remaining)
+
+    def page_answered(self, page: Page) -> None:
+        """The page's answer (its redirect) has gone out: what after_redirect held goes now."""
+        page.answered.set()
+        with self._cond:
+            held, page.held = page.held, []
+            if id(page) not in self._answering or page.generation != self._generation:
+                return  # reset() in between has forgotten them, and counted them off
+            del self._answering[id(page)]
+            self._busy -= len(held)
+        for notice in held:
             self._push(notice, self._now())
 
     def _push(self, notice: Notice, due: float) -> None:
@@ -99,7 +199,10 @@ class Notifier:
         with self._cond:
             if self._queue and self._queue[0][0] <= self._now():
                 self._busy += 1
-                return heapq.heappop(self._queue)[2]
+                notice = heapq.heappop(self._queue)[2]
+                if self._held.get(notice.order_id) is notice:  # its hold ran out: no longer held
+                    del self._held[notice.order_id]
+                return notice
         return None
 
     def _done(self) -> None:
@@ -157,6 +260,11 @@ class Notifier:
             self._queue.clear()
             self.deliveries = []
             self._numbers = itertools.count(1)
+            self._held.clear()
+            self._pages.clear()
+            self._busy -= sum(len(page.held) for page in self._answering.values())
+            self._answering.clear()
+            self._generation += 1
 
     def close(self) -> None:
         with self._cond:
@@ -193,11 +301,15 @@ class Notifier:
             "acknowledged": False,
             "error": None,
             "retry_due": None,  # when this attempt's retry falls due, on the sandbox clock; None: no retry
+            "fault": notice.fault if notice.attempt == 1 else None,
+            # for a change made on the payment page: whether its answer (the redirect) had gone out
+            "redirected": notice.page.answered.is_set() if notice.page is not None else None,
         }
         if not self.allow_remote and not is_local(url):
             # The tutorial's example.com URLs must not leave the machine: record, never retry.
             record["error"] = "not sent: the sandbox delivers only to localhost/127.0.0.1 (allow_remote=False)"
             self.deliveries.append(record)
+            notice.tried = True
             return
         try:
             if notice.method == "GET":
@@ -226,6 +338,7 @@ class Notifier:
             due = notice.due + self.retry_interval
             record["retry_due"] = self.clock.stamp_at(due)
         self.deliveries.append(record)
+        notice.tried = True
         if retry:
             notice.attempt += 1
             self._push(notice, due)
