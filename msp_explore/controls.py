@@ -96,6 +96,11 @@ class SandboxControls:
         """``list_deliveries()``: every webhook attempt so far."""
         return self.list_deliveries()
 
+    def list_scenarios(self) -> list[dict[str, Any]]:
+        """Every payment method's test scenarios: gateway, description, form (what the page asks for) and
+        scenarios (key, label, outcome, longest_delay in seconds, typed: any other input of that form)."""
+        return self._call("GET", "scenarios")  # type: ignore[no-any-return]
+
     def list_requests(self, order_id: str | None = None) -> list[dict[str, Any]]:
         """The API requests the sandbox answered, oldest first: method, path, order_id, status_code, time,
         received (the real unix time it arrived) and fault (the fault rule's kind that acted on it, or None;

@@ -95,3 +95,12 @@ def test_a_sandbox_in_another_process_is_controlled_the_same_way(api: requests.S
         finally:
             process.terminate()
             process.wait(timeout=15)
+
+
+def test_scenarios_list_every_method_the_page_offers(controls: SandboxControls) -> None:
+    listed = {entry["gateway"]: entry for entry in controls.list_scenarios()}
+    assert "CREDITCARD" not in listed and {"IDEAL", "VISA", "BANKTRANS", "KLARNA"} <= set(listed)
+    assert {"completed", "declined"} <= {s["outcome"] for s in listed["IDEAL"]["scenarios"]}
+    banktrans = listed["BANKTRANS"]["scenarios"]
+    assert any(s["typed"] for s in banktrans)  # any other IBAN: the fallback scenario
+    assert max(s["longest_delay"] for s in banktrans) > 0  # its outcome comes later

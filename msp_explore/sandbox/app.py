@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from .._server import DropConnection
 from . import listing
-from .catalog import GATEWAYS, issuers, listed_gateways
+from .catalog import GATEWAYS, issuers, listed_gateways, scenario_list
 from .faults import DROPPING, FaultRules, fault_controls, status_envelope
 from .store import FAILED, Store, encode
 from .validate import Reject
@@ -298,6 +298,11 @@ def sandbox_wait_for_deliveries() -> Response:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 <= timeout <= 600:
         raise Reject(400, 1000, "timeout: must be a number of seconds from 0 to 600")
     return ok({"idle": _store().notifier.wait_idle(timeout)})
+
+
+@api.get("/sandbox/scenarios")
+def sandbox_scenarios() -> Response:
+    return ok(scenario_list())
 
 
 @api.get("/sandbox/requests")

@@ -8,6 +8,7 @@ when the payment page is submitted, later ones after their delay on the sandbox 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 
@@ -408,6 +409,20 @@ def issuers(gateway_id: str) -> list[dict[str, str]] | None:
     if gateway_id == "MYBANK":
         return [{"code": s.key, "description": s.label} for s in GATEWAYS["MYBANK"].scenarios]
     return None
+
+
+def scenario_list() -> list[dict[str, Any]]:
+    """Every method's test scenarios as the payment page offers them (GET /sandbox/scenarios)."""
+
+    def view(scenario: Scenario, typed: bool = False) -> dict[str, Any]:
+        return {"key": scenario.key, "label": scenario.label, "outcome": scenario.outcome, "typed": typed,
+                "longest_delay": max(delay for delay, _, _ in scenario.steps)}  # fmt: skip
+
+    return [
+        {"gateway": g.id, "description": g.description, "form": g.form,
+         "scenarios": [view(s) for s in g.scenarios] + ([view(g.fallback, typed=True)] if g.fallback else [])}
+        for g in GATEWAYS.values() if g.id != "CREDITCARD"
+    ]  # fmt: skip
 
 
 def listed_gateways(include_coupons: bool = False) -> list[dict[str, str]]:
