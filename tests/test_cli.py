@@ -196,7 +196,8 @@ def test_sandbox_and_listen_side_by_side_with_default_flags(tmp_path: Path, http
                 assert http.post(f"{base}/orders", json=notifying_order(url), timeout=10).status_code == 200
                 paid = http.post(f"{base}/sandbox/orders/my-order-id-1/pay", json={"scenario": "completed"}, timeout=10)
                 assert paid.json()["data"]["status"] == "completed"
-                line = parse(listener.next_line())
+                line = parse(listener.next_line())  # printed before the listener answers: wait for the answer
+                assert http.post(f"{base}/sandbox/deliveries/wait", json={"timeout": 10}, timeout=20).json()["data"]
                 deliveries = http.get(f"{base}/sandbox/deliveries", timeout=10).json()["data"]
                 assert listener.terminate() == 0
         finally:
