@@ -300,3 +300,37 @@ def test_the_sandbox_must_be_a_sandbox(correct: HandlerProcess) -> None:
     not_a_sandbox = correct.url.replace("/webhook", "/v1/json")  # the handler itself: no sandbox controls there
     with pytest.raises(MspError, match="does not look like an msp-explore sandbox"):
         check_webhook(correct.url, KEY, sandbox=not_a_sandbox)
+
+
+# -- with the sandbox's webhook faults (issue 14) ----------------------------------------------------------
+def test_sandbox_webhook_faults_reach_a_handler_that_counts_each_change_once(
+    correct: HandlerProcess, api: Sandbox
+) -> None:
+    """The sandbox itself delivers twice and out of order; the correct handler's view, which the grader's
+    ``final_state`` case reads, ends at the true status, and a grade taken meanwhile still passes."""
+    import requests
+
+    api.faults.clear()
+    try:
+        api.faults.add("webhook fault-pair out_of_order x1")  # rules act in the order added: this one first
+        api.faults.add("webhook * duplicate x1")
+        with requests.Session() as http:
+            http.headers["api_key"] = KEY
+            body = {"order_id": "fault-pair", "currency": "EUR", "amount": 1000, "description": "Faulted",
+                    "payment_options": {"notification_url": correct.url}}  # fmt: skip
+            assert http.post(f"{api.url}/orders", json=body, timeout=10).status_code == 200
+            api.pay("fault-pair", "4462000000000003")  # Visa: uncleared now, completed 3 minutes later
+            api.advance(180)
+            assert api.wait_for_deliveries(10)
+            deliveries = api.controls.list_deliveries("fault-pair")
+            view = http.get(correct.probe, params={"order_id": "fault-pair"}, timeout=10).json()
+        # what the sandbox did: completed delivered before the older uncleared, and duplicates on top
+        faults = [(d["notification"], d["fault"]) for d in deliveries]
+        assert (1, "out_of_order") in faults and (2, "duplicate") in faults
+        assert [d["notification"] for d in deliveries if d["fault"] != "duplicate"] == [2, 1]
+        assert all(d["acknowledged"] for d in deliveries)
+        assert view["status"] == "completed" == api.get_order("fault-pair")["status"]
+        report = check_webhook(correct.url, KEY, sandbox=api.url, probe=correct.probe, timeout=5)
+        assert report.passed, report.cases
+    finally:
+        api.faults.clear()
