@@ -24,6 +24,7 @@ def run_scenarios(
     currency: str = "EUR",
     prefix: str = "scenario",
     progress: bool = True,
+    notification_url: str | None = None,
 ) -> pd.DataFrame:
     """Create one order per payment method and test scenario, pay it that way, and report the outcome.
 
@@ -32,6 +33,8 @@ def run_scenarios(
 
     On MultiSafepay's test API nobody but you can pay: one order per method is created, and the table
     lists their ``payment_url`` to open and pay on the test page; run it again to see where they ended.
+
+    With ``notification_url`` (a ``WebhookReceiver``'s ``url``), every order notifies it as it changes.
 
     Returns
     -------
@@ -44,8 +47,9 @@ def run_scenarios(
     from tqdm.auto import tqdm
 
     sandbox = client.sandbox
+    notify = {"payment_options": {"notification_url": notification_url}} if notification_url else {}
     if sandbox is None:
-        return _orders_to_pay_by_hand(client, gateways, amount=amount, currency=currency, prefix=prefix)
+        return _orders_to_pay_by_hand(client, gateways, amount=amount, currency=currency, prefix=prefix, **notify)
     if isinstance(gateways, str):
         gateways = [gateways]
     catalog = {entry["gateway"]: entry for entry in sandbox.list_scenarios()}
@@ -61,7 +65,7 @@ def run_scenarios(
         price = _AMOUNT_FOR.get(scenario["key"], amount) if gateway["form"] == "amount" else amount
         client.create_order(
             order_id=order_id, currency=currency, amount=price, gateway=gateway["gateway"],
-            description=f"{gateway['description']}: {scenario['label']}",
+            description=f"{gateway['description']}: {scenario['label']}", **notify,
         )  # fmt: skip
         # A typed scenario stands for any other input: an IBAN that is none of the listed test ones.
         key = "NL87ABNA0000000009" if scenario["typed"] else scenario["key"]
@@ -78,7 +82,7 @@ def run_scenarios(
 
 
 def _orders_to_pay_by_hand(
-    client: Client, gateways: Iterable[str] | None, *, amount: int, currency: str, prefix: str
+    client: Client, gateways: Iterable[str] | None, *, amount: int, currency: str, prefix: str, **notify: Any
 ) -> pd.DataFrame:
     import pandas as pd
 
@@ -89,7 +93,8 @@ def _orders_to_pay_by_hand(
     for gateway in wanted:
         order_id = fresh_order_id(client, f"{prefix}-{gateway.lower()}")
         created = client.create_order(
-            order_id=order_id, currency=currency, amount=amount, gateway=gateway, description=f"Test {gateway}"
+            order_id=order_id, currency=currency, amount=amount, gateway=gateway, description=f"Test {gateway}",
+            **notify,
         )
         rows.append({"method": gateway, "scenario": "", "label": "pay on the test page", "after_pay": "",
                      "order_id": order_id, "payment_url": created.get("payment_url")})  # fmt: skip

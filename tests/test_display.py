@@ -1,4 +1,4 @@
-"""The HTML the widgets show: error cards and status lines.
+"""The HTML the widgets show: the status palette, error cards, status lines, links and wide tables.
 
 ``order_card``, ``OrderResult`` and ``format_amount`` on whole amounts are tested with the client that
 returns them, in test_client.py; this file covers the rest.
@@ -8,9 +8,22 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 
-from msp_explore.display import error_card, format_amount, status_line
+from msp_explore.display import (
+    FINAL_STATUSES,
+    STATUS_COLOURS,
+    UNKNOWN_COLOUR,
+    error_card,
+    format_amount,
+    link,
+    order_card,
+    status_colours,
+    status_line,
+    wide_html,
+    wide_tables,
+)
 from msp_explore.errors import ApiError, NotFoundError, ValidationError
 
 
@@ -50,7 +63,7 @@ def test_status_line_colours_and_escapes() -> None:
     assert "<i>" not in html and "<b>" not in html
     assert "&lt;i&gt;x&lt;/i&gt;" in html and ">&lt;b&gt;odd&lt;/b&gt;</span>" in html
     assert "background:#1a7f37" in html  # completed is green
-    assert "background:#6e7781" in html  # an unknown status is grey
+    assert f"background:{UNKNOWN_COLOUR}" in html  # an unknown status is grey
 
 
 @pytest.mark.parametrize(
@@ -64,3 +77,41 @@ def test_status_line_colours_and_escapes() -> None:
 )
 def test_format_amount_leaves_what_is_not_minor_units_as_is(amount: object, currency: object, shown: str) -> None:
     assert format_amount(amount, currency) == shown
+
+
+def test_one_palette_a_colour_per_status() -> None:
+    assert STATUS_COLOURS["completed"] == "#1a7f37" and STATUS_COLOURS["declined"] == "#cf222e"  # green, red
+    # every status its own shade, so a stacked plot tells expired from cancelled from void
+    assert len(set(STATUS_COLOURS.values())) == len(STATUS_COLOURS)
+    assert UNKNOWN_COLOUR not in STATUS_COLOURS.values()
+    assert status_colours(["declined", "completed", "nonsense"]) == ["#cf222e", "#1a7f37", UNKNOWN_COLOUR]
+    assert set(FINAL_STATUSES) <= set(STATUS_COLOURS) and "uncleared" not in FINAL_STATUSES
+
+
+@pytest.mark.parametrize(("status", "text"), [("completed", "#fff"), ("partial_refunded", "#1f2328"),
+                                              ("reserved", "#1f2328"), ("void", "#fff")])  # fmt: skip
+def test_a_badge_text_reads_on_its_colour(status: str, text: str) -> None:
+    assert f"background:{STATUS_COLOURS[status]};color:{text};" in status_line({"order_id": "o", "status": status})
+
+
+def test_links_look_like_links_and_say_when_they_live_only_with_the_kernel() -> None:
+    remote = link("https://testpayv2.multisafepay.com/connect/abc")
+    assert 'style="color:#0969da;text-decoration:underline"' in remote and "this machine" not in remote
+    local = link("http://127.0.0.1:45047/connect/abc/?lang=nl_NL")
+    assert local.startswith('<a href="http://127.0.0.1:45047/connect/abc/?lang=nl_NL" target="_blank"')
+    assert "(on this machine: open while the notebook's kernel runs)" in local
+    assert link("javascript:alert(1)") == "javascript:alert(1)"
+    card = order_card({"order_id": "o", "payment_url": "http://localhost:1/x"})
+    assert "open while the notebook" in card
+
+
+def test_wide_tables_keep_ids_on_one_line() -> None:
+    frame = pd.DataFrame({"order_id": ["my-order-id-1"], "description": ["0.29 For iDEAL Transactions"]})
+    html = wide_html(frame)
+    assert '<table border="1" class="dataframe msp-wide">' in html
+    assert "table.msp-wide td, table.msp-wide th {white-space: nowrap;}" in html
+    assert "<td>my-order-id-1</td>" in html
+    with pd.option_context("display.max_rows", 4):
+        long = wide_html(pd.DataFrame({"n": range(10)}))
+    assert "..." in long and "10 rows × 1 columns" in long  # pandas' own limits still apply
+    assert wide_tables() is False  # outside IPython there is nothing to register with

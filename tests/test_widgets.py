@@ -7,7 +7,7 @@ WebhookReceiver. Results are read from the widgets' ``HTML.value`` (no kernel is
 from __future__ import annotations
 
 import json
-import time
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +21,6 @@ from msp_explore.journal import Journal
 from msp_explore.receiver import WebhookReceiver
 from msp_explore.sandbox import Sandbox
 from msp_explore.tutorial import tutorial_order
-from msp_explore.webhooks import encode_body, sign_notification
 
 SECRET = "KEY-SECRET-123456789"
 
@@ -80,6 +79,8 @@ def test_order_form_is_prefilled_from_the_tutorial(client: Client, api: requests
     assert labels[0] == "choose on the payment page"
     assert list(ids) == ["", *(gateway["id"] for gateway in offered)]
     assert "iDEAL (IDEAL)" in labels
+    # wide enough for the longest label beside its 110px description (the default 300px cut them off)
+    assert form.gateway.layout.width == "480px" and form.order_id.layout.width == "480px"
 
 
 def test_order_form_order_id_can_be_given(client: Client) -> None:
@@ -98,9 +99,32 @@ def test_submitting_creates_the_order_and_shows_its_card(client: Client, api: re
     assert order["customer"]["email"] == "jdoe@example.com" and order["customer"]["last_name"] == "Doe"
 
     assert created == [form.created] and form.created["order_id"] == "my-order-id-1"
+    assert set(form.created) == {"order_id", "payment_url", "session_id"}  # what the API answered, as it did
     url = form.created["payment_url"]
-    assert 'class="msp-order"' in form.result.value
-    assert f'<a href="{url}" target="_blank"' in form.result.value
+    card = form.result.value
+    assert 'class="msp-order"' in card
+    assert f'<a href="{url}" target="_blank"' in card and "color:#0969da" in card  # a link that looks like one
+    # a redirect order's answer has neither amount nor status: the card shows the order as it now is
+    assert "EUR 10.00" in card and ">initialized</span>" in card and "Test order description" in card
+
+
+def test_after_each_order_the_form_proposes_the_next_free_order_id(client: Client, api: requests.Session) -> None:
+    create(client, "my-order-id-2")  # taken already, by someone else
+    form = widgets.order_form(client)
+    form.submit.click()
+    assert form.order_id.value == "my-order-id-3"
+    form.submit.click()  # a second press makes a second order
+    assert form.created["order_id"] == "my-order-id-3" and 'class="msp-order"' in form.result.value
+    assert get(api, "my-order-id-3").status_code == 200
+    assert form.order_id.value == "my-order-id-4"
+
+
+@pytest.mark.parametrize(
+    ("order_id", "after"),
+    [("my-order-id-9", "my-order-id-10"), ("shop-007", "shop-008"), ("shop", "shop-2"), ("99", "100")],
+)
+def test_next_order_id(order_id: str, after: str) -> None:
+    assert widgets.next_order_id(order_id) == after
 
 
 def test_submitting_sends_the_edited_values(client: Client, api: requests.Session) -> None:
@@ -120,6 +144,7 @@ def test_submitting_sends_the_edited_values(client: Client, api: requests.Sessio
     assert order["customer"]["city"] == "Amsterdam"  # the rest of the tutorial's customer is kept
     # a direct order comes back whole, so the card shows its status and amount
     assert ">initialized</span>" in form.result.value and "USD 25.00" in form.result.value
+    assert form.order_id.value == "edited-2"
 
 
 def test_a_duplicate_order_id_is_shown_inline(client: Client) -> None:
@@ -127,12 +152,14 @@ def test_a_duplicate_order_id_is_shown_inline(client: Client) -> None:
     form = widgets.order_form(client, on_created=created.append)
     form.submit.click()
     first = form.result.value
+    form.order_id.value = "my-order-id-1"  # typed in again, by hand
     form.submit.click()  # does not raise
 
     assert 'class="msp-error"' in form.result.value and "1006" in form.result.value
     assert "already in use" in form.result.value
     assert form.result.value != first
     assert len(created) == 1
+    assert form.order_id.value == "my-order-id-1"  # a failure leaves the field as it was
 
 
 def test_a_bad_amount_is_shown_inline_naming_the_field(client: Client, api: requests.Session) -> None:
@@ -159,6 +186,19 @@ def test_the_card_escapes_a_hostile_description(client: Client) -> None:
     assert "<script>" not in html and "<img" not in html and "<b>" not in html
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &lt;img" in html
     assert "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "<script>" not in form._repr_mimebundle_()["text/html"]
+
+
+def test_the_form_reads_well_where_widgets_cannot_be_drawn(client: Client) -> None:
+    form = widgets.order_form(client, order_id="my-order-id-3")
+    form.amount.value = 2500
+    bundle = form._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == form.model_id  # live: the widget
+    assert bundle["text/plain"] == "<OrderForm: order form: order_id my-order-id-3, redirect, 2500 cents>"
+    html = bundle["text/html"]  # opened before running, or untrusted: the form as a table of its values
+    assert 'class="msp-form"' in html and ">my-order-id-3</td>" in html and ">2500</td>" in html
+    form.submit.click()
+    assert "created my-order-id-3" in repr(form) and 'class="msp-order"' in form._repr_mimebundle_()["text/html"]
 
 
 # -- payment_panel -------------------------------------------------------------------------------------
@@ -179,30 +219,69 @@ def test_each_outcome_button_pays_the_order_that_way(
     created = create(client, "my-order-id-1")
     panel = widgets.payment_panel(client, "my-order-id-1", created["payment_url"])
     assert [b.description for b in panel.buttons] == [f"pay: {outcome}" for outcome in widgets.OUTCOMES]
+    assert not any(b.disabled for b in panel.buttons)
 
     next(b for b in panel.buttons if b.description == f"pay: {button}").click()
 
     assert get(api, "my-order-id-1").json()["data"]["status"] == status
     assert 'class="msp-order"' in panel.result.value and f">{status}</span>" in panel.result.value
+    # the sandbox takes one payment per order: every button is off, and the note says why
+    assert all(b.disabled for b in panel.buttons) and panel.closed
+    assert f"my-order-id-1 is {status}" in panel.note.value
+    final = status != "uncleared"
+    assert ("final: nothing is left to pay" in panel.note.value) is final
 
 
-def test_the_panel_shows_the_payment_link(client: Client) -> None:
+def test_the_panel_shows_the_order_and_its_payment_link(client: Client) -> None:
     created = create(client, "my-order-id-1")
     panel = widgets.payment_panel(client, "my-order-id-1", created["payment_url"])
     assert f'<a href="{created["payment_url"]}"' in panel.link.value
-    assert panel.result.value == ""
+    # the order as it is, not only its ID: amount, description and status badge
+    assert "EUR 10.00" in panel.link.value and ">initialized</span>" in panel.link.value
+    assert "(on this machine: open while the notebook" in panel.link.value  # the sandbox's page lives with the kernel
+    assert panel.result.value == "" and panel.note.value == ""
     assert panel.children[1].children == tuple(panel.buttons)
+    assert repr(panel) == "<PaymentPanel: payment panel for my-order-id-1: 5 outcome buttons>"
+    assert "[pay: completed] [pay: declined]" in panel._repr_mimebundle_()["text/html"]
 
 
-def test_paying_twice_shows_the_error_inline(client: Client, api: requests.Session) -> None:
+def test_a_click_after_paying_changes_nothing(client: Client, api: requests.Session) -> None:
     created = create(client, "my-order-id-1")
     panel = widgets.payment_panel(client, "my-order-id-1", created["payment_url"])
     completed, declined = panel.buttons[:2]
     completed.click()
-    declined.click()  # does not raise
+    shown = panel.result.value
+    declined.click()  # from code, a disabled button's handler still runs: it must not pay again
 
-    assert 'class="msp-error"' in panel.result.value and "can no longer be paid" in panel.result.value
+    assert panel.result.value == shown and 'class="msp-error"' not in shown
     assert get(api, "my-order-id-1").json()["data"]["status"] == "completed"
+
+
+def test_a_panel_for_a_paid_order_starts_closed(client: Client, sandbox: Sandbox) -> None:
+    create(client, "my-order-id-1")
+    sandbox.pay("my-order-id-1", "declined")
+    panel = widgets.payment_panel(client, "my-order-id-1")
+    assert all(b.disabled for b in panel.buttons) and "my-order-id-1 is declined, final" in panel.note.value
+
+
+def test_the_panel_closes_when_the_tracker_hears_of_a_payment(
+    client: Client, receiver: WebhookReceiver, sandbox: Sandbox
+) -> None:
+    create(client, "my-order-id-1", receiver.url)
+    tracker = widgets.status_tracker("my-order-id-1", receiver=receiver, client=client)
+    panel = widgets.payment_panel(client, "my-order-id-1", tracker=tracker)
+    sandbox.pay("my-order-id-1", "completed")  # on the payment page, say: not through the panel
+
+    assert all(b.disabled for b in panel.buttons)
+    assert "my-order-id-1 is completed, final" in panel.note.value
+
+
+def test_a_panel_click_brings_the_tracker_timeline_up_to_date(client: Client, receiver: WebhookReceiver) -> None:
+    create(client, "my-order-id-1", receiver.url)
+    tracker = widgets.status_tracker("my-order-id-1", receiver=receiver, client=client)
+    panel = widgets.payment_panel(client, "my-order-id-1", tracker=tracker)
+    panel.buttons[1].click()
+    assert len(tracker.deliveries) == 1 and "#1 attempt 1" in tracker.timeline.value
 
 
 def test_without_a_sandbox_the_panel_only_shows_the_link(sandbox: Sandbox) -> None:
@@ -217,79 +296,21 @@ def test_without_a_sandbox_the_panel_only_shows_the_link(sandbox: Sandbox) -> No
 def test_without_a_payment_url_the_panel_has_no_link(client: Client) -> None:
     create(client, "my-order-id-1")
     panel = widgets.payment_panel(client, "my-order-id-1")
-    assert panel.link.value == "" and len(panel.buttons) == len(widgets.OUTCOMES)
+    assert "<a " not in panel.link.value and "my-order-id-1" in panel.link.value
+    assert len(panel.buttons) == len(widgets.OUTCOMES)
 
 
-# -- status_tracker ------------------------------------------------------------------------------------
-def test_the_tracker_follows_the_notifications(client: Client, receiver: WebhookReceiver, sandbox: Sandbox) -> None:
-    create(client, "tracked", receiver.url)
-    tracker = widgets.status_tracker("tracked", receiver=receiver, client=client)
-    assert "tracked" in tracker.status.value and "</span><span" not in tracker.status.value  # no badges yet
-    assert tracker.history.value == ""
+# -- notification_feed ---------------------------------------------------------------------------------
+def test_the_feed_lists_notifications_newest_first(client: Client, receiver: WebhookReceiver, sandbox: Sandbox) -> None:
+    feed = widgets.notification_feed(receiver, limit=2)
+    assert "no notification yet" in feed.table.value
+    for order_id, outcome in (("o-1", "completed"), ("o-2", "declined"), ("o-3", "expired")):
+        create(client, order_id, receiver.url)
+        sandbox.pay(order_id, outcome)  # each arrives in the receiver's server thread
 
-    sandbox.pay("tracked", "completed")
-
-    assert tracker.status.value.count(">completed</span>") == 2  # status and financial_status
-    assert tracker.history.value == "<ol><li>completed / completed</li></ol>"
-    assert [record["status"] for record in tracker.seen] == ["completed"]
-
-
-def test_the_tracker_ignores_other_orders(client: Client, receiver: WebhookReceiver, sandbox: Sandbox) -> None:
-    create(client, "tracked", receiver.url)
-    create(client, "other", receiver.url)
-    tracker = widgets.status_tracker("tracked", receiver=receiver)
-    before = tracker.status.value
-
-    sandbox.pay("other", "declined")
-
-    assert [record["order_id"] for record in receiver.records] == ["other"]  # it did arrive
-    assert tracker.seen == [] and tracker.history.value == "" and tracker.status.value == before
-
-
-def test_a_rejected_notification_is_listed_but_changes_nothing(
-    client: Client, receiver: WebhookReceiver, sandbox: Sandbox, http: requests.Session
-) -> None:
-    create(client, "tracked", receiver.url)
-    tracker = widgets.status_tracker("tracked", receiver=receiver, client=client)
-    before = tracker.status.value
-    body = encode_body({"order_id": "tracked", "status": "completed", "financial_status": "completed"})
-    forged = sign_notification(body, "not-the-key", int(time.time()))
-    response = http.post(
-        receiver.url, params={"transactionid": "tracked"}, data=body,
-        headers={"Auth": forged, "Content-Type": "application/json"}, timeout=10,
-    )  # fmt: skip
-    assert response.status_code == 403
-
-    assert tracker.status.value == before
-    assert "completed / completed (rejected: signature:" in tracker.history.value
-
-    sandbox.pay("tracked", "declined")  # a genuine one still counts
-    assert tracker.status.value.count(">declined</span>") == 2
-    assert tracker.history.value.count("<li>") == 2 and "<li>declined / declined</li>" in tracker.history.value
-
-
-def test_refresh_gets_the_order(client: Client, sandbox: Sandbox) -> None:
-    create(client, "my-order-id-1")  # no notification_url: only Refresh can tell
-    tracker = widgets.status_tracker("my-order-id-1", client=client)
-    sandbox.pay("my-order-id-1", "completed")
-    assert ">completed</span>" not in tracker.status.value
-
-    tracker.refresh.click()
-
-    assert tracker.status.value.count(">completed</span>") == 2
-    assert tracker.refresh in tracker.children
-
-
-def test_refresh_shows_an_unknown_order_inline(client: Client) -> None:
-    tracker = widgets.status_tracker("no-such-order", client=client)
-    tracker.refresh.click()  # does not raise
-    assert 'class="msp-error"' in tracker.status.value
-    assert "NotFoundError" in tracker.status.value and "1006" in tracker.status.value
-
-
-def test_a_tracker_without_client_has_no_refresh_button() -> None:
-    tracker = widgets.status_tracker("x")
-    assert not hasattr(tracker, "refresh") and tracker.children == (tracker.status, tracker.history)
+    rows = re.findall(r"<tr>(.*?)</tr>", feed.table.value)
+    assert len(rows) == 2 and "o-3" in rows[0] and "expired / expired" in rows[0] and "o-2" in rows[1]
+    assert "3 received" in feed.table.value and repr(feed) == "<NotificationFeed: notification feed: 3 received>"
 
 
 # -- order_explorer ------------------------------------------------------------------------------------
