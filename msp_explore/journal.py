@@ -497,17 +497,7 @@ class Journal:
         return requests_frame(self._fetch)
 
     def export(self, directory: str | os.PathLike[str], format: str = "csv") -> list[Path]:
-        """Write the orders, costs, payment_methods, notifications and requests tables to ``directory``.
-
-        Parameters
-        ----------
-        format : "csv" or "parquet"; one file per table, named after it.
-
-        Returns
-        -------
-        list of Path
-            The files written, in the order above.
-        """
+        """Write the tables to ``directory`` as csv or parquet files (see ``journal_read.export_tables``)."""
         return export_tables(self._fetch, directory, format)
 
 
