@@ -2,7 +2,7 @@
 
 Usage::
 
-    with Listener(journal=tmp_path / "journal.sqlite", api_key=key, tolerance=0) as listener:
+    with Listener(journal=tmp_path / "journal.sqlite", api_key=key) as listener:
         requests.post(listener.url, ...)
         listener.next_line(timeout=5)   # "12:00:01  order-1  completed  completed  verified"
 """
