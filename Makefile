@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
-# The notebooks always run against the embedded sandbox here, whatever the shell has set.
+# demo, notebooks and test run against the embedded sandbox, whatever the shell has set; lab keeps the
+# user's environment (MSP_API_KEY selects the test API, tqdm draws its progress bars).
 SANDBOX_ONLY := env -u MSP_API_KEY -u MSP_BASE_URL -u MSP_JOURNAL TQDM_DISABLE=1
 
 .PHONY: demo test lint bench notebooks lab clean
@@ -26,7 +27,7 @@ demo: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[lab]"
-	$(SANDBOX_ONLY) $(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/
 
 lint: $(STAMP)
 	$(BIN)/ruff check msp_explore tests benchmarks
@@ -36,9 +37,11 @@ test: $(STAMP) lint
 	$(SANDBOX_ONLY) $(BIN)/python -m pytest -q $(NBVAL) tests notebooks; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; fi; exit $$rc
 
-# Re-execute the notebooks in place, storing the sandbox's outputs that nbval compares against.
+# Re-execute the notebooks in place, storing the sandbox's outputs that nbval compares against, and the
+# widgets' state, so that a notebook opened before it is run shows its cards and forms as they were.
 notebooks: $(STAMP)
-	cd notebooks && $(SANDBOX_ONLY) ../$(BIN)/jupyter nbconvert --log-level=ERROR --to notebook --execute --inplace *.ipynb
+	cd notebooks && $(SANDBOX_ONLY) ../$(BIN)/jupyter nbconvert --log-level=ERROR --to notebook --execute --inplace \
+		--ExecutePreprocessor.store_widget_state=True *.ipynb
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done

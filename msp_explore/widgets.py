@@ -181,6 +181,8 @@ def payment_panel(
         if status in (None, "initialized"):
             return
         with lock:
+            card.update(status=status, financial_status=order.get("financial_status"))
+            panel.link.value = order_card(card)  # the card says what the note says
             panel.closed = True
             for button in panel.buttons:
                 button.disabled = True

@@ -184,6 +184,21 @@ def test_order_form_creates_an_order(voila: Voila, context: BrowserContext, dial
     form = page.locator(".widget-vbox").filter(has=create)
     card = form.locator(".msp-order")
     expect(card.locator("strong")).to_have_text("my-order-id-3")  # the notebook pressed it once itself
+    expect(card).to_contain_text("EUR 25.00")  # a redirect order's card: the amount and status, not only its ID
+    expect(card.locator("span[title=status]")).to_have_text("initialized")
+    expect(form.get_by_label("order_id")).to_have_value("my-order-id-4")  # the next free ID, proposed
+    # the link looks like one (a widget's HTML gets no link colour of its own)
+    assert card.get_by_role("link").evaluate("a => getComputedStyle(a).color") == "rgb(9, 105, 218)"
+    # the gateway dropdown shows its longest option whole
+    room, needed = form.get_by_label("gateway").evaluate(
+        """select => {
+            const style = getComputedStyle(select), context = document.createElement("canvas").getContext("2d");
+            context.font = `${style.fontSize} ${style.fontFamily}`;
+            const widest = Math.max(...[...select.options].map(o => context.measureText(o.text).width));
+            return [select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight), widest];
+        }"""
+    )
+    assert needed <= room, f"gateway labels need {needed:.0f} px, the dropdown has {room:.0f}"
     screenshot(form, "voila-01-1-form")
 
     kernels = voila.kernels()
@@ -194,7 +209,7 @@ def test_order_form_creates_an_order(voila: Voila, context: BrowserContext, dial
     form.get_by_label("currency").fill("euro")
     create.click()
     error = form.locator(".msp-error")
-    expect(error).to_contain_text("ValidationError")
+    expect(error).to_contain_text("ApiError")  # MultiSafepay's own rule, as the API names it
     expect(error).to_contain_text("currency: must be a 3-letter ISO 4217 code")
     screenshot(form, "voila-01-2-error")
 
@@ -234,7 +249,9 @@ def test_order_form_creates_an_order(voila: Voila, context: BrowserContext, dial
     expect(payer.locator("#method")).to_have_text("iDEAL")
     screenshot(payer, "voila-01-6-payment-page")
 
-    create.click()  # the same order_id again
+    expect(form.get_by_label("order_id")).to_have_value("voila-order-2")
+    form.get_by_label("order_id").fill("voila-order-1")  # the same order_id again, typed by hand
+    create.click()
     expect(error).to_contain_text("1006")
     screenshot(form, "voila-01-7-used-order-id")
     assert dialogs == []
@@ -266,6 +283,18 @@ def test_status_tracker_follows_a_payment_made_in_the_browser(voila: Voila, cont
 
     expect(status).to_have_text("completed")  # the webhook reached the kernel's receiver
     expect(tracker.locator("span[title=financial_status]")).to_have_text("completed")
-    expect(tracker.locator("ol li")).to_have_text(["completed / completed"])
+    # the timeline: the sandbox's attempt, joined with what the receiver made of it
+    attempt = tracker.locator(".msp-timeline tr").nth(1)
+    expect(attempt.locator("td")).to_have_text(
+        [re.compile(r"2026-01-01T12:00:\d\d"), "#1 attempt 1", "completed / completed", "200", "✓", "✓", "–", "–"]
+    )
+    expect(tracker.locator(".msp-timeline")).to_contain_text("no retries due")
+    # paid on the page, not with a button: the panel's buttons are off all the same, and say why
+    for outcome in ("completed", "declined", "uncleared"):
+        expect(page.get_by_role("button", name=f"pay: {outcome}")).to_be_disabled()
+    expect(page.get_by_text("my-order-id-1 is completed, final: nothing is left to pay")).to_be_visible()
+    panel_card = page.locator(".msp-order").nth(1)  # the panel's card, below the created order's
+    expect(panel_card.locator("span[title=status]")).to_have_text("completed")
     tracker.scroll_into_view_if_needed()
     screenshot(page, "voila-02-4-completed")
+    screenshot(tracker, "voila-02-5-timeline")

@@ -274,6 +274,7 @@ def test_the_panel_closes_when_the_tracker_hears_of_a_payment(
 
     assert all(b.disabled for b in panel.buttons)
     assert "my-order-id-1 is completed, final" in panel.note.value
+    assert panel.link.value.count(">completed</span>") == 2 and ">initialized<" not in panel.link.value
 
 
 def test_a_panel_click_brings_the_tracker_timeline_up_to_date(client: Client, receiver: WebhookReceiver) -> None:
