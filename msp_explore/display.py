@@ -11,6 +11,7 @@ their colours from it, so ``completed`` is the same green everywhere and ``decli
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
@@ -154,14 +155,16 @@ def status_line(order: Mapping[str, Any]) -> str:
 
 
 # -- tables -------------------------------------------------------------------------------------------------
-_NOWRAP = "table.msp-wide td, table.msp-wide th {white-space: nowrap;}"
+_CELL_TAG = re.compile(r"<(td|th)(?=[\s>])")
 
 
 def wide_html(frame: Any) -> str:
     """A DataFrame's notebook HTML, as pandas writes it, with every cell kept on one line.
 
     JupyterLab lets table cells wrap, so a wide table breaks ``my-order-id-1`` at its hyphens; a wide
-    table should scroll sideways instead. Row and column limits are pandas' display options.
+    table should scroll sideways instead. The rule is on each cell, since a notebook that is not trusted
+    (opened before it is run) drops ``<style>`` but keeps ``style=``. Row and column limits are pandas'
+    display options.
     """
     import pandas as pd
 
@@ -172,7 +175,7 @@ def wide_html(frame: Any) -> str:
         max_cols=pd.get_option("display.max_columns"),
         show_dimensions=pd.get_option("display.show_dimensions"),
     )
-    return html.replace("<style scoped>", f"<style scoped>\n    {_NOWRAP}", 1)
+    return _CELL_TAG.sub(r'<\1 style="white-space:nowrap"', html)
 
 
 def wide_tables() -> bool:
