@@ -117,6 +117,9 @@ def webhook_attempts(notifications: pd.DataFrame, orders: pd.DataFrame | None = 
 def webhook_summary(attempts: pd.DataFrame) -> pd.DataFrame:
     """``webhook_attempts`` per method: ``orders``, ``attempts``, ``per_order``, ``rejected``, ``duplicates``,
     ``retried`` (orders that needed a repeat) and ``retried_share``."""
+    columns = ["orders", "attempts", "per_order", "rejected", "duplicates", "retried", "retried_share"]
+    if attempts.empty:
+        return pd.DataFrame(columns=columns, index=pd.Index([], name="method"))
     grouped = attempts.groupby("method")
     table = pd.DataFrame({
         "orders": grouped.size(), "attempts": grouped["attempts"].sum(), "rejected": grouped["rejected"].sum(),
@@ -135,12 +138,18 @@ def refunds_and_costs(orders: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame
     (type ``withdraw``) is the money paid back, counted in ``refunded`` instead.
     """
     keys = ["method", "currency"]
+    if orders.empty:
+        columns = ["orders", "paid", "paid_amount", "refunds", "refunded", "fees", "fee_share"]
+        return pd.DataFrame(columns=columns, index=pd.MultiIndex.from_tuples([], names=keys))
     frame = pd.DataFrame({
         "order_id": orders["order_id"], "method": methods(orders), "currency": orders["currency"].astype(str),
         "paid": orders["completed"].notna() if "completed" in orders else False,
-        "amount": orders["amount.units"], "refunded": orders["amount_refunded.units"].fillna(0.0),
+        "amount": _column(orders, "amount.units"), "refunded": _column(orders, "amount_refunded.units").fillna(0.0),
     })  # fmt: skip
-    fees = costs[~costs["type"].astype(str).isin(REFUND_COST_TYPES)].groupby("order_id")["amount"].sum()
+    if {"order_id", "type", "amount"} <= set(costs.columns):
+        fees = costs[~costs["type"].astype(str).isin(REFUND_COST_TYPES)].groupby("order_id")["amount"].sum()
+    else:  # no order has a cost line yet: the table has only its key columns
+        fees = pd.Series(dtype=float)
     frame["fees"] = frame["order_id"].map(fees).fillna(0.0)
     frame["paid_amount"] = frame["amount"].where(frame["paid"], 0.0)
     grouped = frame.groupby(keys)
@@ -152,3 +161,8 @@ def refunds_and_costs(orders: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame
     })  # fmt: skip
     table["fee_share"] = (table["fees"] / table["paid_amount"]).where(table["paid_amount"] > 0)
     return table
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column, or NaN throughout when no order had the field."""
+    return frame[name] if name in frame else pd.Series(float("nan"), index=frame.index)

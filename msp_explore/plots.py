@@ -31,8 +31,20 @@ def _legend_outside(ax: Axes, title: str | None = None) -> None:
     ax.legend(title=title, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
 
 
+def _nothing(ax: Axes, title: str | None) -> Axes:
+    """An empty plot that says so (a journal without such orders yet), rather than an error."""
+    ax.text(0.5, 0.5, "nothing to plot yet", ha="center", va="center", transform=ax.transAxes, color="#57606a")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return ax
+
+
 def _bars(table: pd.DataFrame, colours: list[str], ax: Axes | None, **options: Any) -> Axes:
     ax = _axes(len(table), ax)
+    if table.empty:
+        return _nothing(ax, options.get("title"))
     # barh draws the first row at the bottom: reverse, so the table reads top-down like the plot
     table.iloc[::-1].plot.barh(stacked=True, color=colours, width=0.8, ax=ax, **options)
     ax.set_ylabel("")
@@ -45,6 +57,8 @@ def plot_status_shares(shares: pd.DataFrame, ax: Axes | None = None) -> Axes:
 
     table = shares.drop(columns=["orders"], errors="ignore")
     ax = _bars(table, status_colours(table.columns), ax, title="Final status by payment method")
+    if table.empty:
+        return ax
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("share of the method's orders")
@@ -56,6 +70,8 @@ def plot_time_to_final(times: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """``analysis.time_to_final``: a dot per order at its time to final status, coloured by that status."""
     names = sorted(times["method"].unique())
     ax = _axes(len(names), ax)
+    if not names:
+        return _nothing(ax, "Time to final status")
     rows = {name: len(names) - 1 - index for index, name in enumerate(names)}  # first method on top
     for status, group in times.groupby("status", sort=False):
         ax.scatter(group["seconds"], group["method"].map(rows), color=status_colour(status), label=status, s=28,
@@ -81,6 +97,8 @@ def plot_webhook_attempts(summary: pd.DataFrame, ax: Axes | None = None) -> Axes
     table = pd.DataFrame({"accepted": accepted, "rejected": summary["rejected"], "duplicate": summary["duplicates"]})
     colours = [STATUS_COLOURS["completed"], STATUS_COLOURS["declined"], STATUS_COLOURS["uncleared"]]
     ax = _bars(table, colours, ax, title="Webhook attempts by payment method")
+    if table.empty:
+        return ax
     ax.set_xlabel("notifications received")
     _legend_outside(ax, "attempt")
     return ax
@@ -100,6 +118,9 @@ def plot_refunds_and_costs(table: pd.DataFrame) -> tuple[Axes, Axes]:
         1, 2, figsize=(10, max(2.5, 1.2 + _ROW * len(labels))), sharey=True, width_ratios=(3, 1.3), layout="constrained"
     )
     _bars(money, [STATUS_COLOURS["completed"], STATUS_COLOURS["refunded"]], left)
+    if money.empty:
+        _nothing(right, None)
+        return left, right
     left.set_xlabel("paid, in currency units")
     left.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, frameon=False, fontsize=9)  # above the bars
     fees = pd.Series(table["fees"].to_numpy(), index=labels)

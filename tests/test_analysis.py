@@ -131,12 +131,29 @@ def test_refunds_and_costs_per_method_and_currency(earlier: Journal) -> None:
     assert table.loc[("BANKTRANS", "EUR"), "paid"] == 0 and pd.isna(table.loc[("BANKTRANS", "EUR"), "fee_share"])
 
 
+def test_refunds_and_costs_before_any_cost_or_payment() -> None:
+    from msp_explore.frames import order_frames
+
+    frames = order_frames([order("x-1", "IDEAL", "initialized"), order("x-2", None, "initialized")])
+    assert list(frames.costs.columns) == ["order_id", "transaction_id"]  # nobody has a cost line yet
+    table = analysis.refunds_and_costs(frames.orders, frames.costs)
+    assert table[["orders", "paid", "refunds", "fees"]].to_dict("list") == {
+        "orders": [1, 1], "paid": [0, 0], "refunds": [0, 0], "fees": [0.0, 0.0]}  # fmt: skip
+
+
 def test_an_empty_journal_gives_empty_tables(tmp_path: Path) -> None:
     with Journal(tmp_path / "empty.sqlite") as journal:
         orders, notes = journal.order_frames().orders, journal.notifications_frame()
-    assert analysis.status_shares(orders).empty
-    assert analysis.time_to_final(orders).empty
-    assert analysis.webhook_attempts(notes, orders).empty
+    shares, times = analysis.status_shares(orders), analysis.time_to_final(orders)
+    attempts, money = analysis.webhook_attempts(notes, orders), analysis.refunds_and_costs(orders, pd.DataFrame())
+    summary = analysis.webhook_summary(attempts)
+    assert shares.empty and times.empty and attempts.empty and summary.empty and money.empty
+    assert analysis.time_to_final_by_method(times).empty
+    # on MultiSafepay's test API, before anyone paid or a tunnel brought a webhook: plots that say so
+    for ax in (plots.plot_status_shares(shares), plots.plot_time_to_final(times), plots.plot_webhook_attempts(summary),
+               *plots.plot_refunds_and_costs(money)):  # fmt: skip
+        assert "nothing to plot yet" in [text.get_text() for text in ax.texts]
+    plt.close("all")
 
 
 # -- plots ------------------------------------------------------------------------------------------------
