@@ -283,6 +283,7 @@ def test_the_sandbox_must_accept_the_key(correct: HandlerProcess, api: Sandbox) 
     [
         ({"url": "127.0.0.1:5000/webhook"}, "url"),
         ({"api_key": ""}, "api_key"),
+        ({"api_key": "two words"}, "api_key"),
         ({"method": "PUT"}, "method"),
         ({"timeout": 0}, "timeout"),
         ({"probe": "status"}, "probe"),
@@ -334,3 +335,9 @@ def test_sandbox_webhook_faults_reach_a_handler_that_counts_each_change_once(
         assert report.passed, report.cases
     finally:
         api.faults.clear()
+
+
+def test_a_short_sandbox_key_is_a_key_like_any_other(correct: HandlerProcess) -> None:
+    # `msp-explore sandbox --api-key KEY`: the key rule is the client's, not a length of the grader's own
+    with Sandbox(api_key="KEY") as sandbox, HandlerProcess(HANDLERS / "correct.py", "KEY", sandbox=sandbox.url) as h:
+        assert check_webhook(h.url, "KEY", sandbox=sandbox.url, probe=h.probe, timeout=5).passed
