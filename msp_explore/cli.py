@@ -155,8 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="serve the offline MultiSafepay test API on 127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8765, help="port to listen on (0: any free port)")
     sandbox.add_argument("--api-key", default=DEFAULT_API_KEY, help="the API key the sandbox accepts")
-    sandbox.add_argument("--seed", type=int, default=None, help="repeatable IDs and a frozen clock")
-    sandbox.add_argument("--retry-interval", type=float, default=900.0, help="seconds between webhook retries")
+    sandbox.add_argument(
+        "--seed", type=int, default=None,
+        help="repeatable orders: their clock stands still but for POST /sandbox/advance (webhooks are signed "
+        "with the real time all the same)",
+    )  # fmt: skip
+    sandbox.add_argument(
+        "--retry-interval", type=float, default=900.0,
+        help="seconds of sandbox time between webhook retries (with --seed they fall due as the clock is advanced)",
+    )  # fmt: skip
     sandbox.add_argument(
         "--fault", action="append", type=_fault, metavar="RULE",
         help='a fault rule, repeatable: "POST /orders status=503 x2", "GET /orders/* latency=0.5", '

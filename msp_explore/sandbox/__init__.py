@@ -35,10 +35,12 @@ class Sandbox:
     Parameters
     ----------
     api_key : the key the sandbox accepts and signs notifications with.
-    seed : with a seed, transaction IDs, payment details and timestamps repeat exactly from run to
-        run: the clock starts at ``start`` (default 2026-01-01T12:00:00) and moves one second per
-        state change and by ``advance``. Without one, the clock follows the wall clock.
-    retry_interval : seconds between webhook retries (MultiSafepay: 15 minutes).
+    seed : with a seed, transaction IDs, payment details and the orders' times repeat exactly from run
+        to run: the clock starts at ``start`` (default 2026-01-01T12:00:00) and moves one second per
+        state change and by ``advance``. Without one, the clock follows the wall clock. Webhook retries,
+        link expiry and delayed outcomes run on this clock (so with a seed, as it is advanced), while
+        notifications are always signed with the real time of sending.
+    retry_interval : seconds of sandbox time between webhook retries (MultiSafepay: 15 minutes).
     sync_notifications : deliver each notification's first attempt before the call that caused it
         (``pay``, a payment page submit, a refund...) returns.
     """
