@@ -10,11 +10,15 @@ import pytest
 from conftest import REFERENCE, reference
 
 ROOT = Path(__file__).resolve().parents[1]
-SCANNED = ["tests", "benchmarks", "msp_explore", "notebooks", ".ci", "Makefile", "README.md", "pyproject.toml"]
+SCANNED = [
+    "tests", "benchmarks", "msp_explore", "notebooks", "examples", ".ci", "Makefile", "README.md", "pyproject.toml",
+]  # fmt: skip
 SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints"}  # generated locally, never committed
 
-# Paths that exist only beside this checkout: the workspace's shared folder, or any absolute /work/ path.
-OUTSIDE = re.compile(r"\.\./shared\b|(?<![\w.:/])/work/")
+# Paths that exist only beside this checkout: the workspace's shared folder, or any absolute workspace path.
+# Spelled in pieces, so that this file holds no such path itself and is scanned like every other.
+SHARED, WORKSPACE = ".." + "/shared", "/" + "work/"
+OUTSIDE = re.compile(re.escape(SHARED) + r"\b|(?<![\w.:/])" + re.escape(WORKSPACE))
 # Path(__file__) climbed with .parents[n] or .parent.parent...: too far up leaves the repository.
 ANCESTOR = re.compile(r"Path\(__file__\)(?:\.resolve\(\)|\.absolute\(\))?(?:\.parents\[(\d+)\]|((?:\.parent\b)+))")
 
@@ -43,15 +47,16 @@ def scanned_files() -> list[Path]:
 
 
 def test_scanner_finds_paths_outside_the_repository() -> None:
-    assert outside_references("tests/conftest.py", 'Path(__file__).resolve().parents[2] / "shared"')
-    assert outside_references("tests/conftest.py", "Path(__file__).parent.parent.parent")
-    assert outside_references("notebooks/x.ipynb", '"source": ["open(\\"../shared/reference/a.md\\")"]')
-    assert outside_references("Makefile", "cp /work/shared/reference/x .")
+    climb = "Path(__file__)" + ".resolve().parents"  # pieces again: the scan below reads this file too
+    assert outside_references("tests/conftest.py", climb + '[2] / "elsewhere"')
+    assert outside_references("tests/conftest.py", "Path(__file__)" + ".parent.parent.parent")
+    assert outside_references("notebooks/x.ipynb", f'"source": ["open(\\"{SHARED}/a.md\\")"]')
+    assert outside_references("Makefile", f"cp {WORKSPACE}elsewhere/x .")
     assert not outside_references("tests/conftest.py", "Path(__file__).resolve().parents[1] / 'notebooks'")
     assert not outside_references("tests/conftest.py", "Path(__file__).resolve().parent / 'reference'")
-    assert not outside_references("msp_explore/sandbox/app.py", "Path(__file__).resolve().parents[2]")
+    assert not outside_references("msp_explore/sandbox/app.py", climb + "[2]")  # two folders down: the root
     assert not outside_references("notebooks/x.ipynb", 'journal.export("../data/exports")')
-    assert not outside_references("README.md", "https://example.com/work/shared")
+    assert not outside_references("README.md", f"https://example.com{WORKSPACE}elsewhere")
 
 
 def test_nothing_refers_to_a_path_outside_the_repository() -> None:
@@ -59,8 +64,6 @@ def test_nothing_refers_to_a_path_outside_the_repository() -> None:
     assert ROOT / "tests" / "conftest.py" in files and ROOT / "Makefile" in files
     offenders = {}
     for path in files:
-        if path == Path(__file__).resolve():
-            continue  # the patterns above
         found = outside_references(str(path.relative_to(ROOT)), path.read_bytes().decode("utf-8", errors="replace"))
         if found:
             offenders[str(path.relative_to(ROOT))] = found
