@@ -102,7 +102,9 @@ def webhook_attempts(notifications: pd.DataFrame, orders: pd.DataFrame | None = 
     if notes.empty:
         return pd.DataFrame(columns=columns, index=pd.Index([], name="order_id"))
     state = notes["status"].astype(str) + "/" + notes["financial_status"].astype(str)
-    grouped = notes.assign(state=state, rejected=~notes["verified"]).groupby("order_id")
+    # a duplicate is a state received again *and accepted* again; a refused replay counts as rejected only
+    duplicate = notes["duplicate"] & notes["verified"]
+    grouped = notes.assign(state=state, rejected=~notes["verified"], duplicate=duplicate).groupby("order_id")
     table = pd.DataFrame({
         "attempts": grouped.size(), "rejected": grouped["rejected"].sum(), "duplicates": grouped["duplicate"].sum(),
         "states": grouped["state"].nunique(),
@@ -110,6 +112,8 @@ def webhook_attempts(notifications: pd.DataFrame, orders: pd.DataFrame | None = 
     table["repeats"] = table["attempts"] - table["states"]
     table["retried"] = table["repeats"] > 0
     method = methods(orders).set_axis(orders["order_id"]) if orders is not None else None
+    if method is not None:  # one order_id in two environments (sandbox and test API): the latest row's method
+        method = method[~method.index.duplicated(keep="last")]
     table.insert(0, "method", NO_METHOD if method is None else method.reindex(table.index).fillna(NO_METHOD))
     return table[columns]
 

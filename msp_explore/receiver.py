@@ -87,7 +87,6 @@ class WebhookReceiver:
         self.environment = environment or getattr(client, "environment", None) or "sandbox"
         self._records: list[dict[str, Any]] = []
         self._raw: collections.deque[dict[str, Any]] = collections.deque(maxlen=KEEP_RAW)
-        self._seen: set[tuple[str | None, str]] = set()
         self._callbacks: list[Callback] = []
         self._cond = threading.Condition()
         self.server = BackgroundServer(self._make_app(), host=host, port=port)
@@ -182,7 +181,8 @@ class WebhookReceiver:
         """Verify, store and answer one notification; returns the HTTP status and body to send."""
         order_id = query.get("transactionid")
         with self._cond:
-            self._raw.append({"method": method, "query": dict(query), "headers": dict(headers), "body": raw})
+            self._raw.append({"method": method, "query": _without_secrets(query), "headers": _without_secrets(headers),
+                              "body": raw})  # fmt: skip
         body: bytes | str = raw
         parsed: Any = None  # the body as a JSON object, once; the journal need not parse it again
         verified, reason, status = True, None, 200
@@ -256,3 +256,14 @@ class WebhookReceiver:
             self._records.append(record)
             self._cond.notify_all()
         return record
+
+
+def _without_secrets(fields: dict[str, str]) -> dict[str, str]:
+    """Headers or query parameters as received, but for an API key, cookies or credentials someone sent along.
+
+    The ``Auth`` signature stays: it is what ``received()`` is there to show, and it is no secret.
+    """
+    return {k: v for k, v in fields.items() if k.lower().replace("-", "_") not in _SECRET_FIELDS}
+
+
+_SECRET_FIELDS = frozenset({"api_key", "authorization", "cookie", "proxy_authorization"})

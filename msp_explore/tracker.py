@@ -269,7 +269,10 @@ class StatusTracker(ReadableBox):
     def _tell(self) -> None:
         order = dict(self.order)
         for callback in list(self._listeners):
-            callback(order)
+            try:
+                callback(order)
+            except Exception:  # one listener's bug must not stop the others, nor escape a button's callback
+                logger.exception("tracker listener %r failed", callback)
 
     # -- waiting --------------------------------------------------------------------------------------------
     def wait(self, timeout: float = 600.0, *, until: Iterable[str] = FINAL_STATUSES, poll: float | None = None) -> dict:

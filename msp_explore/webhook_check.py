@@ -117,18 +117,20 @@ def _preflight(controls: SandboxControls, api_key: str) -> None:
         raise MspError(f"{base} does not look like an msp-explore sandbox: its controls answered {exc}") from None
 
 
-def _check_arguments(url: str, api_key: str, method: str, probe: str | None, timeout: float) -> None:
+def _check_arguments(url: str, api_key: str, method: str, probe: str | None, timeout: float) -> str:
+    """Refuse bad arguments naming the field; return the key as the client would send it (stripped)."""
     for name, value in (("url", url), ("probe", probe)):
         if value is None and name == "probe":
             continue
         parts = urlsplit(value) if isinstance(value, str) else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValidationError(name, "must be an absolute http(s) URL, like http://127.0.0.1:5000/webhook")
-    checks.api_key(api_key)  # the one rule for a key: any printable ASCII without spaces, as the client takes
+    key = checks.api_key(api_key)  # the one rule for a key: any printable ASCII without spaces, as the client takes
     if method not in ("POST", "GET"):
         raise ValidationError("method", "must be POST or GET")
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 300:
         raise ValidationError("timeout", "must be a number of seconds above 0, at most 300")
+    return key
 
 
 def check_webhook(
@@ -157,7 +159,8 @@ def check_webhook(
     ------
     ValidationError for a bad argument; MspError when the sandbox cannot be reached or refuses the key.
     """
-    _check_arguments(url, api_key, method, probe, timeout)
+    # the stripped key from here on: masking an unstripped one would miss it in an echoed answer
+    api_key = _check_arguments(url, api_key, method, probe, timeout)
     embedded = None
     if sandbox is None:
         from .sandbox import Sandbox

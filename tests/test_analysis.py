@@ -214,3 +214,14 @@ def test_the_scenarios_with_webhooks_analysed_from_their_journal(sandbox: Sandbo
     delayed = analysis.time_to_final(frames.orders).set_index("order_id")["seconds"]
     assert delayed[results.loc[results["method"] == "BANKTRANS", "order_id"]].max() > 60  # settles minutes later
     assert json.dumps(shares.to_dict())  # plain numbers, ready to export
+
+
+def test_a_refused_replay_is_rejected_not_a_duplicate_and_two_environments_do_not_clash() -> None:
+    # The journal flags a stale replay of an accepted body as duplicate too; the analysis counts it rejected only.
+    notes = pd.DataFrame({
+        "order_id": ["o-1", "o-1"], "status": ["completed"] * 2, "financial_status": ["completed"] * 2,
+        "verified": [True, False], "duplicate": [False, True],
+    })  # fmt: skip
+    orders = pd.DataFrame({"order_id": ["o-1", "o-1"], "payment_details.type": ["IDEAL", "IDEAL"]})
+    [row] = analysis.webhook_attempts(notes, orders).to_dict("records")
+    assert (row["attempts"], row["rejected"], row["duplicates"], row["method"]) == (2, 1, 0, "IDEAL")
