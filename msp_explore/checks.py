@@ -11,6 +11,7 @@ Every check raises ``ValidationError(field, rule)``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -86,8 +87,9 @@ def base_url(value: Any, allow_live: bool) -> str:
 
 
 def seconds(field: str, value: Any, *, zero: bool = False) -> float:
-    """A positive number of seconds (zero too, with ``zero``)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (value == 0 and not zero):
+    """A positive, finite number of seconds (zero too, with ``zero``)."""
+    number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not number or value < 0 or (value == 0 and not zero):
         raise ValidationError(field, f"must be a {'non-negative' if zero else 'positive'} number of seconds")
     return float(value)
 

@@ -9,6 +9,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from . import checks
+from .errors import ValidationError
+
 
 def _sandbox(args: argparse.Namespace) -> int:
     from .sandbox import Sandbox
@@ -38,14 +41,11 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _seconds(text: str) -> float:
-    """A positive number of seconds, for argparse: anything else is a usage error naming the rule."""
+    """A positive number of seconds (``checks.seconds``), for argparse: anything else is a usage error."""
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
-    return value
+        return checks.seconds("seconds", float(text))
+    except (ValueError, ValidationError):  # ValueError: not a number at all
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}") from None
 
 
 def _fault(text: str) -> str:

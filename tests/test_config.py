@@ -54,3 +54,12 @@ def test_settings_are_frozen() -> None:
 )
 def test_environment_names(url: str, name: str) -> None:
     assert environment(url) == name
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1, 0, True, "5"])
+def test_seconds_are_positive_and_finite(value: object) -> None:
+    from msp_explore import checks
+    from msp_explore.errors import ValidationError
+
+    with pytest.raises(ValidationError):
+        checks.seconds("timeout", value)

@@ -104,3 +104,11 @@ def test_scenarios_list_every_method_the_page_offers(controls: SandboxControls) 
     banktrans = listed["BANKTRANS"]["scenarios"]
     assert any(s["typed"] for s in banktrans)  # any other IBAN: the fallback scenario
     assert max(s["longest_delay"] for s in banktrans) > 0  # its outcome comes later
+
+
+def test_deliveries_are_still_readable_after_the_sandbox_stopped() -> None:
+    with Sandbox(seed=0, sync_notifications=True) as stopped, requests.Session() as api:
+        api.headers["api_key"] = stopped.api_key
+        assert api.post(f"{stopped.url}/orders", json=notifying_order("http://127.0.0.1:9/hook", "gone-1")).ok
+        stopped.pay("gone-1", "completed")
+    assert [d["order_id"] for d in stopped.deliveries] == ["gone-1"]  # no server to ask: its own record

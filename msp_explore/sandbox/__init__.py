@@ -113,7 +113,7 @@ class Sandbox:
     @property
     def controls(self) -> SandboxControls:
         """This sandbox's controls, reached over HTTP like those of ``msp-explore sandbox`` in another terminal."""
-        if self._controls is None or self._controls.url != self.url:
+        if self._controls is None:
             if not self.server.is_running():
                 raise MspError(f"{self!r} is not running: start() it first")
             self._controls = SandboxControls(self.url, self.api_key)
@@ -143,7 +143,12 @@ class Sandbox:
 
     @property
     def deliveries(self) -> list[dict[str, Any]]:
-        """Every webhook attempt: url, status_code, response_body, time, attempt, acknowledged, error."""
+        """Every webhook attempt: url, status_code, response_body, time, attempt, acknowledged, error.
+
+        Still readable after ``stop()``, from this sandbox's own record: there is no server left to ask.
+        """
+        if not self.server.is_running():
+            return list(self.notifier.deliveries)
         return self.controls.list_deliveries()
 
     def get_order(self, order_id: str) -> dict[str, Any]:

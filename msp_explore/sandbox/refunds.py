@@ -8,15 +8,12 @@ the store's lock (``change()``), and saves and notifies through it.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import validate
 from .catalog import GATEWAYS
 from .model import Order, Transaction, units
 from .validate import Reject
-
-if TYPE_CHECKING:
-    pass
 
 # PATCH /orders/{id} status changes: the status asked for, and the statuses it may come from.
 TRANSITIONS: dict[str, tuple[str, ...]] = {

@@ -69,9 +69,6 @@ class Store(AfterPayment):
             if str(value) not in self.by_transaction_id:
                 return value
 
-    def _digits(self, n: int) -> str:
-        return "".join(self.rng.choice(string.digits) for _ in range(n))
-
     def _save(self, order: Order, *, notify: bool = True) -> None:
         order.body = encode(order.data)
         url = order.payment_options.get("notification_url")
